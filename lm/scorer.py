@@ -1,0 +1,127 @@
+"""kenlm scoring of pyctcdecode's word chunks as LM tokens (see lm.tokens), with a hotword boost."""
+from __future__ import annotations
+
+import bisect
+import math
+from pathlib import Path
+from typing import NamedTuple
+
+import kenlm
+from pyctcdecode.language_model import AbstractLanguageModel
+
+from lm.tokens import DIGIT, SPACE, english_word, lm_tokens
+
+LN10 = math.log(10)
+
+
+class ChunkState(NamedTuple):
+    """The LM state after a prefix: kenlm's context, tokens of completed hotwords, hotword matches in progress
+    as (hotword index, tokens matched)."""
+
+    kenlm: kenlm.State
+    hot_done: int
+    hot_active: tuple[tuple[int, int], ...]
+
+
+def load_model(path: Path) -> kenlm.Model:
+    config = kenlm.Config()
+    config.arpa_complain = kenlm.ARPALoadComplain.NONE
+    config.show_progress = False
+    return kenlm.Model(str(path), config)
+
+
+def arpa_unigrams(path: Path) -> list[str]:
+    """The unigrams listed in an ARPA file."""
+    words = []
+    with open(path, encoding="utf-8") as f:
+        if f.readline().strip() != "\\data\\":
+            raise ValueError(f"decode.lm: {path} is not an ARPA file")
+        for line in f:
+            if line.startswith("\\1-grams:"):
+                break
+        for line in f:
+            if not line.strip():
+                break
+            words.append(line.split("\t")[1].rstrip("\n"))
+    return words
+
+
+class ChunkLM(AbstractLanguageModel):
+    """Scores each pyctcdecode word (a chunk) as its LM tokens, in natural-log units:
+    alpha * (ln P_LM + unk_offset per unknown English word) + beta per token + hotword_weight per token of a
+    hotword match (a match in progress is credited as it grows and taken back if it breaks off or the line ends).
+    <unk> stands for every unknown word at once, so `unk_offset` shares its probability out among them; hotword
+    tokens count as known. A partial chunk whose trailing letters begin no known word is charged what an unknown
+    word will cost, so such beams fall behind early."""
+
+    def __init__(
+        self,
+        path: Path,
+        alpha: float,
+        beta: float,
+        unk_offset: float,
+        hotwords: list[str] = (),
+        hotword_weight: float = 0.0,
+    ) -> None:
+        self.model = load_model(path)
+        self.alpha, self.beta, self.unk_offset, self.hotword_weight = alpha, beta, unk_offset, hotword_weight
+        self.hotwords = [tuple(lm_tokens(h)) for h in hotwords]
+        self.hotwords = [h for h in self.hotwords if h]
+        self._hot_starts: dict[str, list[int]] = {}
+        for i, h in enumerate(self.hotwords):
+            self._hot_starts.setdefault(h[0], []).append(i)
+        unigrams = arpa_unigrams(path)
+        self._hot_tokens = {t for h in self.hotwords for t in h}
+        self._english = sorted({w for w in unigrams if english_word(w)} | {t for t in self._hot_tokens if english_word(t)})
+        self._unk_cost = alpha * (LN10 * self.model.BaseScore(self._null(), "<unk>", kenlm.State()) + unk_offset)
+
+    @property
+    def order(self) -> int:
+        return self.model.order
+
+    def _null(self) -> kenlm.State:
+        state = kenlm.State()
+        self.model.NullContextWrite(state)
+        return state
+
+    def get_start_state(self) -> ChunkState:
+        return ChunkState(self._null(), 0, ())
+
+    def _known_prefix(self, letters: str) -> bool:
+        i = bisect.bisect_left(self._english, letters)
+        return i < len(self._english) and self._english[i].startswith(letters)
+
+    def score_partial_token(self, partial_token: str) -> float:
+        tail = partial_token.replace(SPACE, " ").split(" ")[-1]
+        letters = len(tail) - len(tail.rstrip("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"))
+        if letters and not self._known_prefix(tail[len(tail) - letters :].lower()):
+            return self._unk_cost
+        return 0.0
+
+    def _hot_bonus(self, done: int, active: tuple[tuple[int, int], ...], final: bool) -> float:
+        return self.hotword_weight * (done + (0 if final else max((k for _, k in active), default=0)))
+
+    def score(self, prev_state: ChunkState, word: str, is_last_word: bool = False) -> tuple[float, ChunkState]:
+        state, done, active = prev_state
+        log10p, unknown = 0.0, 0
+        tokens = lm_tokens(word)
+        for tok in tokens:
+            out = kenlm.State()
+            log10p += self.model.BaseScore(state, tok, out) - (1.0 if tok == DIGIT else 0.0)
+            state = out
+            unknown += english_word(tok) and tok not in self.model and tok not in self._hot_tokens
+            if self.hotwords:
+                done, active = self._advance(done, active, tok)
+        new = ChunkState(state, done, active)
+        hot = self._hot_bonus(done, active, is_last_word) - self._hot_bonus(*prev_state[1:], False)
+        return self.alpha * (LN10 * log10p + self.unk_offset * unknown) + self.beta * len(tokens) + hot, new
+
+    def _advance(self, done: int, active: tuple[tuple[int, int], ...], tok: str) -> tuple[int, tuple[tuple[int, int], ...]]:
+        grown = []
+        for h, k in (*active, *((h, 0) for h in self._hot_starts.get(tok, ()))):
+            if self.hotwords[h][k] == tok:
+                if k + 1 == len(self.hotwords[h]):
+                    done += k + 1
+                else:
+                    grown.append((h, k + 1))
+        return done, tuple(grown)

@@ -1,0 +1,124 @@
+"""Tune beam_lm (alpha, beta, then beam width) on held-out synthetic lines: `python -m lm.tune [--weights W]`.
+
+Lines are TextSampler(held_out=True) texts (corpus lines the LM never saw, plus generated numbers and random
+characters) rendered with the held-out font families and training's degradations, never the ../shared/data image
+sets. The recognizer runs once; its log-probs are cached (`--cache`, keyed by the weights' hash and the sampling
+settings), so re-running after the recognizer changes re-reads, and re-running otherwise only decodes. The
+objective is the total CER over every kind; the JSON report gives greedy and beam_lm CER per kind.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+from models.charset import load_charset
+from pipeline.metrics import cer
+from stages.decode import BeamLMDecoder, GreedyDecoder
+from stages.recognize import CRNNRecognizer
+
+KINDS = ("zh", "en", "mixed", "numeric", "random")
+
+
+def synthetic_lines(charset: list[str], kinds: list[str], per_kind: int, seed: int) -> list[tuple[str, str, np.ndarray]]:
+    """(kind, text, gray image) for `per_kind` held-out lines of each kind."""
+    from models.synth import LineRenderer, TextSampler, discover_fonts
+
+    sampler = TextSampler(charset, held_out=True)
+    renderer = LineRenderer(discover_fonts(held_out=True))
+    rng = random.Random(seed)
+    lines = []
+    for kind in kinds:
+        while sum(k == kind for k, _, _ in lines) < per_kind:
+            text = sampler.sample(rng, kind)
+            image = renderer.render(text, rng)
+            if image is not None:
+                lines.append((kind, text, image))
+    return lines
+
+
+def recognized_lines(weights: Path, kinds: list[str], per_kind: int, seed: int, cache: Path) -> tuple[list[str], list[str], list[np.ndarray]]:
+    """(kinds, texts, log-probs), from the cache when it was made with the same weights and settings."""
+    key = hashlib.sha1(weights.read_bytes() + json.dumps([kinds, per_kind, seed]).encode()).hexdigest()
+    if cache.is_file():
+        data = np.load(cache, allow_pickle=False)
+        if str(data["key"]) == key:
+            meta = json.loads(str(data["meta"]))
+            return meta["kinds"], meta["texts"], [data[f"lp{i}"] for i in range(len(meta["texts"]))]
+    recognizer = CRNNRecognizer(str(weights), threads=1)
+    lines = synthetic_lines(recognizer.charset, kinds, per_kind, seed)
+    log_probs = recognizer([image for _, _, image in lines])
+    meta = {"kinds": [k for k, _, _ in lines], "texts": [t for _, t, _ in lines]}
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(cache, key=key, meta=json.dumps(meta, ensure_ascii=False), **{f"lp{i}": lp for i, lp in enumerate(log_probs)})
+    return meta["kinds"], meta["texts"], log_probs
+
+
+def score(decoder, kinds: list[str], texts: list[str], log_probs: list[np.ndarray]) -> dict:
+    """CER overall and per kind, and the median decoding time per line."""
+    preds, times = [], []
+    for lp in log_probs:
+        start = time.perf_counter()
+        preds.append(decoder([lp])[0][0])
+        times.append(time.perf_counter() - start)
+    report = {"cer": round(cer(preds, texts)["cer"], 4), "ms_per_line": round(1000 * statistics.median(times), 2)}
+    for kind in dict.fromkeys(kinds):
+        pick = [i for i, k in enumerate(kinds) if k == kind]
+        report[kind] = round(cer([preds[i] for i in pick], [texts[i] for i in pick])["cer"], 4)
+    return report
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--weights", type=Path, default=Path("models/weights/crnn_zh_en.onnx"))
+    parser.add_argument("--lm", default="lm/zh_en.arpa")
+    parser.add_argument("--kinds", nargs="+", default=list(KINDS), choices=KINDS)
+    parser.add_argument("--per-kind", type=int, default=150)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--alphas", type=float, nargs="+", default=[0.2, 0.35, 0.5, 0.7, 1.0])
+    parser.add_argument("--betas", type=float, nargs="+", default=[0.0, 0.5, 1.0, 2.0, 3.0])
+    parser.add_argument("--beam-widths", type=int, nargs="+", default=[8, 16, 32])
+    parser.add_argument("--cache", type=Path, default=Path("runs/tune_cache.npz"))
+    parser.add_argument("--out", type=Path, help="also write the JSON report here")
+    args = parser.parse_args(argv)
+
+    charset = load_charset(args.weights.with_suffix(".charset.json"))
+    kinds, texts, log_probs = recognized_lines(args.weights, args.kinds, args.per_kind, args.seed, args.cache)
+    greedy = score(GreedyDecoder(charset), kinds, texts, log_probs)
+    grid = []
+    for alpha in args.alphas:
+        for beta in args.betas:
+            result = score(BeamLMDecoder(charset, lm=args.lm, alpha=alpha, beta=beta), kinds, texts, log_probs)
+            grid.append({"alpha": alpha, "beta": beta, "beam_width": 16, **result})
+            print(json.dumps(grid[-1]), flush=True)
+    best = min(grid, key=lambda r: r["cer"])
+    widths = []
+    for width in args.beam_widths:
+        decoder = BeamLMDecoder(charset, lm=args.lm, alpha=best["alpha"], beta=best["beta"], beam_width=width)
+        widths.append({"alpha": best["alpha"], "beta": best["beta"], "beam_width": width, **score(decoder, kinds, texts, log_probs)})
+        print(json.dumps(widths[-1]), flush=True)
+    best = min(widths, key=lambda r: (r["cer"], r["ms_per_line"]))
+    report = {
+        "weights": str(args.weights),
+        "lines": {k: kinds.count(k) for k in dict.fromkeys(kinds)},
+        "greedy": greedy,
+        "best": best,
+        "relative_cer_cut": {
+            k: round(1 - best[k] / greedy[k], 3) if greedy[k] else 0.0 for k in ["cer", *dict.fromkeys(kinds)]
+        },
+        "grid": grid + widths,
+    }
+    text = json.dumps(report, ensure_ascii=False, indent=1)
+    if args.out:
+        args.out.write_text(text + "\n", encoding="utf-8")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Network definitions, synthetic data, training and ONNX export (needs the `train` extra)."""

@@ -1,0 +1,274 @@
+"""Train the CRNN recognizer from a recipe (configs/train/*.yaml): glyph pre-training, then CTC on text lines.
+
+    python -m models.train_crnn configs/train/crnn_zh_en.yaml [--threads 1]
+
+Resumable: the checkpoint (run_dir/last.pt) holds the model, optimizer, phase and step; the log (run_dir/log.jsonl)
+records samples seen, hours and CER per validation set, which the model card takes as its learning curve.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+
+from models.charset import build_charset
+from models.crnn import CRNN, STRIDE, GlyphClassifier
+from models.synth import LineRenderer, TextSampler, discover_fonts
+from pipeline.metrics import edit_distance, normalize_text
+from stages.recognize import pad_lines, to_line_image
+
+REAL_SETS = {
+    "en_crops": "../shared/data/en_crops/manifest.jsonl",
+    "zh_rects_crops": "../shared/data/zh_rects_sample/crops/manifest.jsonl",
+    "zh_plates_ccpd": "../shared/data/zh_plates_ccpd/manifest.jsonl",
+}
+
+
+def pad_batch(images: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Gray uint8 lines of height 32 -> float [B,1,32,W] and widths, exactly as inference pads them."""
+    x, widths = pad_lines(images)
+    return torch.from_numpy(x), torch.from_numpy(widths)
+
+
+class LineBatches(IterableDataset):
+    """Endless batches of rendered lines, grouped by width so little of each batch is padding."""
+
+    def __init__(self, charset: list[str], batch_size: int, max_width: int, seed: int, pool: int = 8) -> None:
+        self.charset, self.batch_size, self.max_width, self.seed, self.pool = charset, batch_size, max_width, seed, pool
+        self.index = {c: i + 1 for i, c in enumerate(charset)}
+
+    def __iter__(self):
+        info = get_worker_info()
+        rng = random.Random(self.seed * 1000 + (info.id if info else 0))
+        sampler, renderer = TextSampler(self.charset), LineRenderer(discover_fonts())
+        while True:
+            items = []
+            while len(items) < self.batch_size * self.pool:
+                text = sampler.sample(rng)
+                img = renderer.render(text, rng)
+                if img is None or img.shape[1] > self.max_width or img.shape[1] // STRIDE < 2 * len(text) + 1:
+                    continue
+                items.append((img, [self.index[c] for c in text]))
+            items.sort(key=lambda it: it[0].shape[1])
+            chunks = [items[i : i + self.batch_size] for i in range(0, len(items), self.batch_size)]
+            rng.shuffle(chunks)
+            for chunk in chunks:
+                x, widths = pad_batch([im for im, _ in chunk])
+                targets = torch.tensor([t for _, lab in chunk for t in lab])
+                lengths = torch.tensor([len(lab) for _, lab in chunk])
+                yield x, widths, targets, lengths
+
+
+class GlyphBatches(IterableDataset):
+    """Endless batches of single 32x32 characters labelled with their charset class."""
+
+    def __init__(self, charset: list[str], batch_size: int, seed: int, classes: int) -> None:
+        self.charset, self.batch_size, self.seed, self.classes = charset, batch_size, seed, classes
+
+    def __iter__(self):
+        info = get_worker_info()
+        rng = random.Random(self.seed * 1000 + 500 + (info.id if info else 0))
+        renderer = LineRenderer(discover_fonts())
+        frequent = TextSampler(self.charset).frequent_chars(self.classes)
+        index = {c: i + 1 for i, c in enumerate(self.charset)}
+        classes = [(index[c], c) for c in frequent if c != " "]
+        while True:
+            imgs, labels = [], []
+            while len(imgs) < self.batch_size:
+                label, ch = rng.choice(classes)
+                img = renderer.render_glyph(ch, rng)
+                if img is not None:
+                    imgs.append(img)
+                    labels.append(label)
+            x = torch.from_numpy(np.stack(imgs)[:, None].astype(np.float32) / 255.0)
+            yield x, torch.tensor(labels)
+
+
+def held_out_lines(charset: list[str], n: int, seed: int = 7) -> list[tuple[np.ndarray, str, str]]:
+    """Fixed validation lines: held-out fonts and held-out corpus lines, per text kind."""
+    rng = random.Random(seed)
+    sampler, renderer = TextSampler(charset, held_out=True), LineRenderer(discover_fonts(held_out=True))
+    out = []
+    kinds = ("zh", "en", "mixed", "numeric")
+    while len(out) < n:
+        kind = kinds[len(out) % len(kinds)]
+        text = sampler.sample(rng, kind)
+        img = renderer.render(text, rng, clean=rng.random() < 0.5)
+        if img is not None and img.shape[1] <= 800:
+            out.append((img, text, kind))
+    return out
+
+
+def real_crops(charset: list[str]) -> dict[str, list[tuple[np.ndarray, str]]]:
+    """The shared real crops (for logging accuracy only, never trained on)."""
+    import cv2
+
+    sets = {}
+    root = Path(__file__).resolve().parents[1]
+    for name, rel in REAL_SETS.items():
+        manifest = (root / rel).resolve()
+        if not manifest.exists():
+            continue
+        items = []
+        for row in map(json.loads, manifest.read_text(encoding="utf-8").splitlines()):
+            img = cv2.imread(str(manifest.parent / row["image"]), cv2.IMREAD_GRAYSCALE)
+            items.append((to_line_image(img), row["text"]))
+        sets[name] = items
+    return sets
+
+
+def greedy(log_probs: torch.Tensor, frames: torch.Tensor, charset: list[str]) -> list[str]:
+    best = log_probs.argmax(-1).tolist()
+    texts = []
+    for seq, n in zip(best, frames.tolist()):
+        prev, chars = 0, []
+        for k in seq[:n]:
+            if k != prev and k != 0:
+                chars.append(charset[k - 1])
+            prev = k
+        texts.append("".join(chars))
+    return texts
+
+
+@torch.no_grad()
+def evaluate(model: CRNN, lines: list[tuple[np.ndarray, str]], charset: list[str], batch: int = 32) -> float:
+    model.eval()
+    errors = total = 0
+    order = sorted(range(len(lines)), key=lambda i: lines[i][0].shape[1])
+    for start in range(0, len(order), batch):
+        idx = order[start : start + batch]
+        x, widths = pad_batch([lines[i][0] for i in idx])
+        preds = greedy(model(x, widths), widths // STRIDE, charset)
+        for i, pred in zip(idx, preds):
+            truth = normalize_text(lines[i][1])
+            errors += edit_distance(normalize_text(pred), truth)
+            total += len(truth)
+    model.train()
+    return errors / max(1, total)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("recipe")
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args()
+    cfg = yaml.safe_load(Path(args.recipe).read_text())
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(cfg.get("seed", 0))
+    run_dir = Path(cfg["run_dir"])
+    run_dir.mkdir(parents=True, exist_ok=True)
+    charset = build_charset()
+    model = CRNN(len(charset) + 1, cfg["hidden"], tuple(cfg["channels"]))
+    glyph = GlyphClassifier(model.cnn, len(charset) + 1)
+    state = {"phase": "glyph", "step": 0, "samples": 0, "seconds": 0.0}
+    ckpt_path = run_dir / "last.pt"
+    opt = torch.optim.AdamW(glyph.parameters(), lr=cfg["glyph"]["lr"], weight_decay=1e-4)
+    if ckpt_path.exists():
+        ckpt = torch.load(ckpt_path, weights_only=False)
+        model.load_state_dict(ckpt["model"])
+        glyph.head.load_state_dict(ckpt["glyph_head"])
+        state = ckpt["state"]
+        if state["phase"] == "lines":
+            opt = torch.optim.AdamW(model.parameters(), lr=cfg["lines"]["lr"], weight_decay=1e-4)
+        opt.load_state_dict(ckpt["opt"])
+        print(f"resumed {state}", flush=True)
+    log = (run_dir / "log.jsonl").open("a")
+
+    def save() -> None:
+        tmp = run_dir / "last.pt.tmp"
+        torch.save(
+            {"model": model.state_dict(), "glyph_head": glyph.head.state_dict(), "opt": opt.state_dict(),
+             "state": state, "charset": charset, "recipe": cfg},
+            tmp,
+        )
+        tmp.replace(ckpt_path)
+
+    if state["phase"] == "glyph":
+        g = cfg["glyph"]
+        loader = DataLoader(GlyphBatches(charset, g["batch_size"], cfg.get("seed", 0) + state["step"], g["classes"]), batch_size=None, num_workers=1)
+        loss_fn = torch.nn.CrossEntropyLoss()
+        t0, correct, seen = time.time(), 0, 0
+        for x, y in loader:
+            lr = g["lr"] * min(1.0, (state["step"] + 1) / 200)
+            for group in opt.param_groups:
+                group["lr"] = lr
+            logits = glyph(x)
+            loss = loss_fn(logits, y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            state["step"] += 1
+            correct += (logits.argmax(1) == y).sum().item()
+            seen += len(y)
+            if state["step"] % 100 == 0:
+                state["seconds"] += time.time() - t0
+                t0 = time.time()
+                rec = {"phase": "glyph", "step": state["step"], "loss": round(loss.item(), 4),
+                       "train_acc": round(correct / seen, 4), "hours": round(state["seconds"] / 3600, 3)}
+                print(json.dumps(rec), flush=True)
+                log.write(json.dumps(rec) + "\n")
+                log.flush()
+                correct = seen = 0
+                save()
+            if state["step"] >= g["steps"]:
+                break
+        torch.save({"cnn": model.cnn.state_dict(), "glyph_head": glyph.head.state_dict()}, run_dir / "glyph.pt")
+        model.init_head_from_glyphs(glyph.head)
+        state.update(phase="lines", step=0)
+        opt = torch.optim.AdamW(model.parameters(), lr=cfg["lines"]["lr"], weight_decay=1e-4)
+        save()
+
+    c = cfg["lines"]
+    val_synth = held_out_lines(charset, c["val_lines"])
+    val_real = real_crops(charset)
+    loader = DataLoader(
+        LineBatches(charset, c["batch_size"], c["max_width"], cfg.get("seed", 0) + state["step"]),
+        batch_size=None, num_workers=1, prefetch_factor=4,
+    )
+    ctc = torch.nn.CTCLoss(zero_infinity=True)
+    t0 = time.time()
+    model.train()
+    for x, widths, targets, lengths in loader:
+        step = state["step"]
+        warm = min(1.0, (step + 1) / c["warmup"])
+        lr = c["lr"] * warm * (0.5 * (1 + math.cos(math.pi * min(1.0, step / c["steps"]))) * 0.95 + 0.05)
+        for group in opt.param_groups:
+            group["lr"] = lr
+        log_probs = model(x, widths)
+        loss = ctc(log_probs.transpose(0, 1), targets, widths // STRIDE, lengths)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        opt.step()
+        state["step"] += 1
+        state["samples"] += len(lengths)
+        if state["step"] % c["log_every"] == 0:
+            state["seconds"] += time.time() - t0
+            t0 = time.time()
+            rec = {"phase": "lines", "step": state["step"], "samples": state["samples"], "loss": round(loss.item(), 4),
+                   "lr": round(lr, 6), "hours": round(state["seconds"] / 3600, 3)}
+            if state["step"] % c["eval_every"] == 0:
+                for kind in ("zh", "en", "mixed", "numeric"):
+                    rec[f"cer_synth_{kind}"] = round(evaluate(model, [(im, t) for im, t, k in val_synth if k == kind], charset), 4)
+                for name, items in val_real.items():
+                    rec[f"cer_{name}"] = round(evaluate(model, items, charset), 4)
+                t0 = time.time()
+            print(json.dumps(rec), flush=True)
+            log.write(json.dumps(rec) + "\n")
+            log.flush()
+            save()
+        if state["step"] >= c["steps"]:
+            break
+    save()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Stage implementations, one module per kind: detect, orient, recognize, decode."""

@@ -1,0 +1,180 @@
+"""Decoding stages: CTC log-probs [frames, classes] per line -> (text, confidence)."""
+from __future__ import annotations
+
+import numpy as np
+
+from lm.tokens import ctc_labels, label_text
+from pipeline.registry import register
+
+
+def allowed_mask(charset: list[str], allowed_chars: str | None) -> np.ndarray | None:
+    """Boolean mask over classes (blank first) keeping the blank and the allowed characters; None keeps all."""
+    if allowed_chars is None:
+        return None
+    if not isinstance(allowed_chars, str) or not allowed_chars:
+        raise ValueError(f"decode.allowed_chars: expected a non-empty string of characters or null, got {allowed_chars!r}")
+    unknown = sorted(set(allowed_chars) - set(charset))
+    if unknown:
+        raise ValueError(f"decode.allowed_chars: {''.join(unknown)!r} not in the recognizer's charset")
+    wanted = set(allowed_chars)
+    return np.array([True] + [c in wanted for c in charset])
+
+
+@register("decode", "greedy")
+class GreedyDecoder:
+    """Best class per frame, repeats collapsed, blanks dropped. Classes outside `allowed_chars` are masked out
+    (the model's next best allowed class wins), never mapped to look-alikes. Confidence is the mean over emitted
+    characters of their peak probability."""
+
+    def __init__(self, charset: list[str], allowed_chars: str | None = None) -> None:
+        self.charset = charset
+        self.mask = allowed_mask(charset, allowed_chars)
+
+    def __call__(self, log_probs: list[np.ndarray]) -> list[tuple[str, float]]:
+        return [self._decode(lp) for lp in log_probs]
+
+    def _decode(self, lp: np.ndarray) -> tuple[str, float]:
+        if self.mask is not None:
+            lp = np.where(self.mask, lp, -np.inf)
+        best = lp.argmax(axis=1)
+        peak = np.exp(lp[np.arange(len(best)), best])
+        chars, probs = [], []
+        prev = 0
+        for t, k in enumerate(best):
+            if k != 0 and k != prev:
+                chars.append(self.charset[k - 1])
+                probs.append(peak[t])
+            elif k != 0 and probs:
+                probs[-1] = max(probs[-1], peak[t])
+            prev = k
+        text = " ".join("".join(chars).split())
+        return text, float(np.mean(probs)) if probs else 0.0
+
+
+def _log_normalize(lp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows renormalized to log-probabilities, and the log of what each row summed to."""
+    top = lp.max(axis=1, keepdims=True)
+    z = top + np.log(np.exp(lp - top).sum(axis=1, keepdims=True))
+    return lp - z, z[:, 0]
+
+
+def search_matrix(lp: np.ndarray, token_min_logp: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """Shrink one line's log-probs (normalized per frame) to what the beam search can use, without changing how it ranks beams.
+
+    Runs of frames where only the blank can be taken (it is the best class, no other reaches `token_min_logp`)
+    keep their first frame; classes never tried (below `token_min_logp` and never a frame's best) are dropped and
+    the rest renormalized, which adds the same amount to every beam in a frame. Returns the matrix, the classes
+    kept (blank first) and what to add to a beam's score to get its log-prob under `lp`."""
+    best = lp.argmax(axis=1)
+    blank_only = (best == 0) & (lp[:, 1:].max(axis=1, initial=-np.inf) < token_min_logp)
+    drop = blank_only.copy()
+    drop[0] = False
+    drop[1:] &= blank_only[:-1]
+    offset = float(lp[drop, 0].sum())
+    lp, best = lp[~drop], best[~drop]
+    used = (lp >= token_min_logp).any(axis=0)
+    used[best] = True
+    used[0] = True
+    classes = np.flatnonzero(used)
+    sub, z = _log_normalize(lp[:, classes])
+    return sub, classes, offset + float(z.sum())
+
+
+@register("decode", "beam_lm")
+class BeamLMDecoder:
+    """CTC beam search (pyctcdecode) with the character/word n-gram LM of lm/ (kenlm), loaded once.
+
+    The LM's tokens and the labels pyctcdecode sees are defined in lm.tokens: each hanzi, digit, punctuation mark
+    or symbol is a token, an English word is one token, and spaces are kept as the recognizer emits them.
+    `alpha` weights the LM's natural-log probability, `beta` is a bonus per LM token, `unk_offset` is added to
+    the LM log-probability of each unknown English word (<unk> covers them all; the default, -ln 6623, shares its
+    probability among the distinct unknown words of the LM's corpus, `unk_types` in its card), `beam_width`,
+    `beam_prune_logp` (drop beams this far below the best) and `token_min_logp` (classes below it are not tried
+    unless best in their frame) bound the search. `hotwords` (strings, any script) gain `hotword_weight` per
+    matched LM token. Classes outside `allowed_chars` are removed before the search.
+
+    Confidence: exp of the best text's acoustic log-probability (summed over its CTC paths in the beam, LM
+    excluded) divided by its length + 1, i.e. a per-character geometric mean, in 0..1 and lower for lines whose
+    text the recognizer was unsure of; 0 for an empty text."""
+
+    def __init__(
+        self,
+        charset: list[str],
+        lm: str = "lm/zh_en.arpa",
+        alpha: float = 0.5,
+        beta: float = 1.0,
+        unk_offset: float = -8.8,
+        beam_width: int = 16,
+        beam_prune_logp: float = -10.0,
+        token_min_logp: float = -5.0,
+        hotwords: list[str] | None = None,
+        hotword_weight: float = 3.0,
+        allowed_chars: str | None = None,
+    ) -> None:
+        from lm.scorer import ChunkLM
+        from pipeline.resources import resolve_path
+
+        for key, value in (("alpha", alpha), ("hotword_weight", hotword_weight)):
+            if not isinstance(value, (int, float)) or value < 0:
+                raise ValueError(f"decode.{key}: expected a number >= 0, got {value!r}")
+        for key, value in (("beam_prune_logp", beam_prune_logp), ("token_min_logp", token_min_logp)):
+            if not isinstance(value, (int, float)) or value >= 0:
+                raise ValueError(f"decode.{key}: expected a negative number (a log-probability), got {value!r}")
+        if not isinstance(beta, (int, float)):
+            raise ValueError(f"decode.beta: expected a number, got {beta!r}")
+        if not isinstance(unk_offset, (int, float)) or unk_offset > 0:
+            raise ValueError(f"decode.unk_offset: expected a number <= 0, got {unk_offset!r}")
+        if not isinstance(beam_width, int) or beam_width < 1:
+            raise ValueError(f"decode.beam_width: expected an integer >= 1, got {beam_width!r}")
+        if hotwords is not None and (not isinstance(hotwords, list) or not all(isinstance(h, str) for h in hotwords)):
+            raise ValueError(f"decode.hotwords: expected a list of strings or null, got {hotwords!r}")
+        mask = allowed_mask(charset, allowed_chars)
+        self.columns = None if mask is None else np.flatnonzero(mask)
+        labels = ctc_labels(charset)
+        if self.columns is not None:
+            labels = [labels[i] for i in self.columns]
+        self.scorer = ChunkLM(
+            resolve_path(lm, "decode.lm"), float(alpha), float(beta), float(unk_offset), hotwords or [], float(hotword_weight)
+        )
+        self.labels = labels
+        self.beam_width, self.beam_prune_logp, self.token_min_logp = beam_width, float(beam_prune_logp), float(token_min_logp)
+
+    def __call__(self, log_probs: list[np.ndarray]) -> list[tuple[str, float]]:
+        return [self._decode(lp) for lp in log_probs]
+
+    def _beams(self, lp: np.ndarray, beam_width: int) -> list[tuple[str, float, float]]:
+        """(text, acoustic log-prob, combined score) per beam, best first."""
+        from pyctcdecode.alphabet import Alphabet
+        from pyctcdecode.decoder import BeamSearchDecoderCTC
+
+        if self.columns is not None:
+            lp = lp[:, self.columns]
+        sub, classes, offset = search_matrix(lp, self.token_min_logp)
+        decoder = BeamSearchDecoderCTC(Alphabet([self.labels[c] for c in classes], is_bpe=True), self.scorer)
+        try:
+            beams = decoder.decode_beams(
+                sub, beam_width=beam_width, beam_prune_logp=self.beam_prune_logp, token_min_logp=self.token_min_logp
+            )
+        finally:
+            decoder.cleanup()  # pyctcdecode keeps each decoder's LM in a class-level registry
+        return [(label_text(text), acoustic + offset, combined) for text, _, _, acoustic, combined in beams]
+
+    def _decode(self, lp: np.ndarray) -> tuple[str, float]:
+        if len(lp) == 0:
+            return "", 0.0
+        text, acoustic, _ = self._beams(lp, self.beam_width)[0]
+        return text, float(min(1.0, np.exp(acoustic / (len(text) + 1)))) if text else 0.0
+
+    def nbest(self, log_probs: np.ndarray, n: int) -> list[tuple[str, float]]:
+        """Up to n distinct texts for one line, best first, each with its share of the combined (acoustic + LM)
+        beam score among them (softmax; the shares sum to 1)."""
+        if len(log_probs) == 0:
+            return [("", 1.0)]
+        beams = self._beams(log_probs, max(self.beam_width, n))
+        scores: dict[str, float] = {}
+        for text, _, combined in beams:
+            scores[text] = np.logaddexp(scores[text], combined) if text in scores else combined
+        top = sorted(scores.items(), key=lambda item: -item[1])[:n]
+        values = np.array([s for _, s in top])
+        shares = np.exp(values - np.logaddexp.reduce(values))
+        return [(text, float(p)) for (text, _), p in zip(top, shares)]

@@ -1,0 +1,76 @@
+"""The Python API end to end on real pages: inputs of every kind, batching across pages, failures kept apart."""
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from pipeline import InputError, Pipeline
+from pipeline.metrics import end_to_end_cer
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGE = ROOT / "examples" / "sample_page.png"
+
+
+@pytest.fixture(scope="module")
+def ocr():
+    return Pipeline.from_config("configs/default.yaml", runtime={"threads": 1})
+
+
+def _truth(manifest: Path):
+    from shapely.geometry import Polygon
+
+    row = json.loads(manifest.read_text(encoding="utf-8").splitlines()[0])
+    return [(Polygon(line["points"]), line["text"]) for line in row["lines"]]
+
+
+def test_sample_page_is_read_with_low_cer(ocr):
+    doc = ocr(str(PAGE))
+    lines = doc.pages[0].lines
+    errors, chars = end_to_end_cer([(l.polygon, l.text) for l in lines], _truth(ROOT / "examples" / "sample_page.jsonl"))
+    assert errors / chars < 0.03, doc.text
+    assert all(0.0 < l.confidence <= 1.0 for l in lines)
+
+
+def test_every_input_kind_gives_the_same_document(ocr):
+    data = PAGE.read_bytes()
+    bgr = cv2.imread(str(PAGE))
+    texts = [
+        ocr(str(PAGE)).text,
+        ocr(PAGE).text,
+        ocr(data).text,
+        ocr(bgr).text,
+        ocr(Image.open(PAGE)).text,
+        ocr(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)).text,
+    ]
+    assert texts[0] and all(t == texts[0] for t in texts)
+
+
+def test_map_batches_pages_and_keeps_failures_apart(ocr, tmp_path):
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(PAGE.read_bytes()[:3000])
+    single = ocr(str(PAGE))
+    docs = list(ocr.map([str(PAGE), str(bad), str(ROOT / "tests" / "fixtures" / "doc.pdf")]))
+    assert [d.source for d in docs] == [str(PAGE), str(bad), str(ROOT / "tests" / "fixtures" / "doc.pdf")]
+    assert docs[0].text == single.text  # batching with other pages changes nothing
+    assert docs[1].error and "broken.png" in docs[1].error and not docs[1].pages
+    assert len(docs[2].pages) == 2 and all(p.lines for p in docs[2].pages)
+    with pytest.raises(InputError, match="broken.png"):
+        ocr(str(bad))
+
+
+def test_polygons_are_in_original_image_coordinates(ocr):
+    bgr = cv2.imread(str(PAGE))
+    framed = cv2.copyMakeBorder(bgr, 100, 0, 200, 0, cv2.BORDER_CONSTANT, value=(255, 255, 255))
+    plain, shifted = ocr(bgr).pages[0].lines, ocr(framed).pages[0].lines
+    assert len(plain) == len(shifted)
+    for a, b in zip(plain, shifted):
+        assert np.allclose(np.array(b.points) - [200, 100], a.points, atol=3)
+
+
+def test_allowed_chars_override_restricts_the_output():
+    digits = Pipeline.from_config("configs/digits.yaml", runtime={"threads": 1})
+    text = digits(str(PAGE)).text
+    assert text and set(text) <= set("0123456789.,:;-+/%()#$ \n")
