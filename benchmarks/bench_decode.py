@@ -63,7 +63,9 @@ def main() -> None:
         "lines": len(log_probs),
         "frames_median": int(statistics.median(len(lp) for lp in log_probs)),
         "lm_load_s": {"kenlm": kenlm_s, "beam_lm_stage": stage_s},
-        "ms_per_line_median": {"greedy": median_ms(GreedyDecoder(charset), log_probs), "beam_lm": median_ms(beam, log_probs)},
+        "ms_per_line_median": {
+            "greedy": median_ms(GreedyDecoder(charset), log_probs), "beam_lm": median_ms(beam, log_probs)
+        },
         "beam_lm_params": params or "defaults",
     }
     print(json.dumps(report, indent=1))

@@ -156,7 +156,8 @@ def write_arpa(path: str | Path, words: list[str], tables: list[Order]) -> list[
             else:
                 logb = np.log10(t.backoff[rows])
                 f.writelines(
-                    f"{p:.6g}\t{name}\t{b:.6g}\n" if b else f"{p:.6g}\t{name}\n" for p, name, b in zip(logp, names, logb)
+                    f"{p:.6g}\t{name}\t{b:.6g}\n" if b else f"{p:.6g}\t{name}\n"
+                    for p, name, b in zip(logp, names, logb)
                 )
             f.write("\n")
         f.write("\\end\\\n")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+import math
 import sys
 import time
 from importlib import metadata
@@ -26,20 +27,23 @@ from models.charset import build_charset, normalize_label
 from models.synth import CORPORA, _held_out_text, _read_records
 
 Sentence = tuple[list[str], int]
+Lines = dict[str, list[str]]
+WordLists = dict[str, list[tuple[str, int]]]
 
 
-def corpus_lines(corpora: Path, allowed: set[str]) -> dict[str, list[str]]:
+def corpus_lines(corpora: Path, allowed: set[str]) -> Lines:
     """Cleaned training-split records per corpus file."""
     lines = {}
     for path in sorted(corpora.glob("*.txt")):
-        cleaned = ("".join(c for c in normalize_label(r) if c in allowed).strip() for r in _read_records(path) if not _held_out_text(r))
+        records = (r for r in _read_records(path) if not _held_out_text(r))
+        cleaned = ("".join(c for c in normalize_label(r) if c in allowed).strip() for r in records)
         lines[path.name] = [t for t in cleaned if t]
     return lines
 
 
-def word_lists(allowed: set[str], n_en: int, n_zh: int) -> tuple[dict[str, list[tuple[str, int]]], dict[str, str]]:
+def word_lists(allowed: set[str], n_en: int, n_zh: int) -> tuple[WordLists, dict[str, str]]:
     """(word, weight) lists from wordfreq and jieba, those packages' versions; empty where not installed."""
-    lists: dict[str, list[tuple[str, int]]] = {}
+    lists: WordLists = {}
     versions = {}
     try:
         import wordfreq
@@ -55,7 +59,8 @@ def word_lists(allowed: set[str], n_en: int, n_zh: int) -> tuple[dict[str, list[
     try:
         import jieba
 
-        entries = (line.split(" ") for line in (Path(jieba.__file__).parent / "dict.txt").read_text("utf-8").splitlines())
+        dictionary = (Path(jieba.__file__).parent / "dict.txt").read_text("utf-8")
+        entries = (line.split(" ") for line in dictionary.splitlines())
         lists["jieba_dict"] = [
             (w, 1) for w, freq, *_ in entries if len(w) > 1 and int(freq) >= 5 and set(w) <= allowed
         ]
@@ -65,14 +70,18 @@ def word_lists(allowed: set[str], n_en: int, n_zh: int) -> tuple[dict[str, list[
     return lists, versions
 
 
-def english_vocabulary(lines: dict[str, list[str]], lists: dict[str, list[tuple[str, int]]], min_count: int) -> set[str]:
-    counts = collections.Counter(t for texts in lines.values() for text in texts for t in lm_tokens(text) if english_word(t))
+def english_vocabulary(lines: Lines, lists: WordLists, min_count: int) -> tuple[set[str], int]:
+    """The English words the LM knows, and how many distinct corpus words are left to <unk>."""
+    counts = collections.Counter(
+        t for texts in lines.values() for text in texts for t in lm_tokens(text) if english_word(t)
+    )
     vocab = {w for w, c in counts.items() if c >= min_count}
     vocab.update(t for w, _ in lists.get("wordfreq_en", []) for t in lm_tokens(w) if english_word(t))
-    return vocab
+    return vocab, len(counts.keys() - vocab)
 
 
-def sentences(lines: dict[str, list[str]], lists: dict[str, list[tuple[str, int]]], charset: list[str], vocab: set[str]) -> Iterator[Sentence]:
+def sentences(lines: Lines, lists: WordLists, charset: list[str], vocab: set[str]) -> Iterator[Sentence]:
+    """(LM tokens, weight) for every corpus line, word-list entry and charset character."""
     def tokens(text: str) -> list[str]:
         return [t if not english_word(t) or t in vocab else UNK for t in lm_tokens(text)]
 
@@ -91,12 +100,14 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--order", type=int, default=4, choices=range(2, 7), metavar="N")
     parser.add_argument("--prune", type=int, nargs="+", default=None, metavar="MIN_COUNT",
-                        help="minimum raw count per order from order 2 on, non-decreasing (default: 1 3 4 5 6, cut to the order)")
+                        help="minimum raw count per order from order 2 on, non-decreasing "
+                             "(default: 1 3 4 5 6, cut to the order)")
     parser.add_argument("--out", default="lm/zh_en.arpa")
     parser.add_argument("--corpora", type=Path, default=CORPORA)
     parser.add_argument("--en-words", type=int, default=50000, help="English words taken from wordfreq")
     parser.add_argument("--zh-words", type=int, default=50000, help="Chinese words taken from wordfreq")
-    parser.add_argument("--min-en-count", type=int, default=2, help="corpus English words seen this often join the vocabulary")
+    parser.add_argument("--min-en-count", type=int, default=2,
+                        help="corpus English words seen this often join the vocabulary")
     args = parser.parse_args(argv)
     prune = args.prune or [1, 3, 4, 5, 6][: args.order - 1]
     if len(prune) != args.order - 1:
@@ -106,7 +117,7 @@ def main(argv: list[str] | None = None) -> None:
     allowed = set(charset)
     lines = corpus_lines(args.corpora, allowed)
     lists, versions = word_lists(allowed, args.en_words, args.zh_words)
-    vocab = english_vocabulary(lines, lists, args.min_en_count)
+    vocab, unk_types = english_vocabulary(lines, lists, args.min_en_count)
     start = time.time()
     stats = build_arpa(sentences(lines, lists, charset, vocab), args.out, args.order, [0, *prune], boundaries=False)
     built = time.time() - start
@@ -126,6 +137,8 @@ def main(argv: list[str] | None = None) -> None:
         "word_lists": {name: len(entries) for name, entries in lists.items()},
         "word_list_packages": versions,
         "english_vocabulary": len(vocab),
+        "unk_types": unk_types,
+        "suggested_unk_offset": round(-math.log(max(unk_types, 1)), 2),
         **stats,
         "size_bytes": Path(args.out).stat().st_size,
         "build_seconds": round(built, 1),

@@ -3,24 +3,26 @@ from __future__ import annotations
 
 import bisect
 import math
+import re
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, Sequence
 
 import kenlm
 from pyctcdecode.language_model import AbstractLanguageModel
 
-from lm.tokens import DIGIT, SPACE, english_word, lm_tokens
+from lm.tokens import DIGIT, english_word, lm_tokens
 
 LN10 = math.log(10)
+_TRAILING_LETTERS = re.compile(r"[A-Za-z]+$")
+Matches = tuple[tuple[int, int], ...]  # hotword matches in progress: (hotword index, tokens matched)
 
 
 class ChunkState(NamedTuple):
-    """The LM state after a prefix: kenlm's context, tokens of completed hotwords, hotword matches in progress
-    as (hotword index, tokens matched)."""
+    """The LM state after a prefix: kenlm's context, tokens of completed hotwords, hotword matches in progress."""
 
     kenlm: kenlm.State
     hot_done: int
-    hot_active: tuple[tuple[int, int], ...]
+    hot_active: Matches
 
 
 def load_model(path: Path) -> kenlm.Model:
@@ -60,7 +62,7 @@ class ChunkLM(AbstractLanguageModel):
         alpha: float,
         beta: float,
         unk_offset: float,
-        hotwords: list[str] = (),
+        hotwords: Sequence[str] = (),
         hotword_weight: float = 0.0,
     ) -> None:
         self.model = load_model(path)
@@ -72,7 +74,7 @@ class ChunkLM(AbstractLanguageModel):
             self._hot_starts.setdefault(h[0], []).append(i)
         unigrams = arpa_unigrams(path)
         self._hot_tokens = {t for h in self.hotwords for t in h}
-        self._english = sorted({w for w in unigrams if english_word(w)} | {t for t in self._hot_tokens if english_word(t)})
+        self._english = sorted({w for w in (*unigrams, *self._hot_tokens) if english_word(w)})
         self._unk_cost = alpha * (LN10 * self.model.BaseScore(self._null(), "<unk>", kenlm.State()) + unk_offset)
 
     @property
@@ -92,13 +94,10 @@ class ChunkLM(AbstractLanguageModel):
         return i < len(self._english) and self._english[i].startswith(letters)
 
     def score_partial_token(self, partial_token: str) -> float:
-        tail = partial_token.replace(SPACE, " ").split(" ")[-1]
-        letters = len(tail) - len(tail.rstrip("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"))
-        if letters and not self._known_prefix(tail[len(tail) - letters :].lower()):
-            return self._unk_cost
-        return 0.0
+        letters = _TRAILING_LETTERS.search(partial_token)
+        return self._unk_cost if letters and not self._known_prefix(letters.group().lower()) else 0.0
 
-    def _hot_bonus(self, done: int, active: tuple[tuple[int, int], ...], final: bool) -> float:
+    def _hot_bonus(self, done: int, active: Matches, final: bool) -> float:
         return self.hotword_weight * (done + (0 if final else max((k for _, k in active), default=0)))
 
     def score(self, prev_state: ChunkState, word: str, is_last_word: bool = False) -> tuple[float, ChunkState]:
@@ -116,7 +115,7 @@ class ChunkLM(AbstractLanguageModel):
         hot = self._hot_bonus(done, active, is_last_word) - self._hot_bonus(*prev_state[1:], False)
         return self.alpha * (LN10 * log10p + self.unk_offset * unknown) + self.beta * len(tokens) + hot, new
 
-    def _advance(self, done: int, active: tuple[tuple[int, int], ...], tok: str) -> tuple[int, tuple[tuple[int, int], ...]]:
+    def _advance(self, done: int, active: Matches, tok: str) -> tuple[int, Matches]:
         grown = []
         for h, k in (*active, *((h, 0) for h in self._hot_starts.get(tok, ()))):
             if self.hotwords[h][k] == tok:

@@ -46,6 +46,7 @@ class CNN(nn.Module):
 
     def forward(self, x: torch.Tensor, widths: torch.Tensor) -> torch.Tensor:
         w = widths
+        x = self._mask(x, w)
         for blocks, pool, stride in zip(self.stages, self.pools, self.width_strides):
             for block in blocks:
                 x = self._mask(block(x), w)

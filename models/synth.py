@@ -84,6 +84,24 @@ def _read_records(path: Path) -> list[str]:
     return [" ".join(r.split()) for r in text.replace("\n%\n", "\n").splitlines() if r.strip() and r.strip() != "%"]
 
 
+def _chinese_amount(value: int) -> str:
+    """An amount in capital Chinese numerals as written on invoices: 4380 -> 肆仟叁佰捌拾元整."""
+    digits, units = "零壹贰叁肆伍陆柒捌玖", ["", "拾", "佰", "仟"]
+
+    def group(n: int) -> str:
+        out, zero = "", False
+        for i, d in enumerate(f"{n:04d}"):
+            if d == "0":
+                zero = bool(out)
+            else:
+                out += ("零" if zero else "") + digits[int(d)] + units[3 - i]
+                zero = False
+        return out
+    high, low = divmod(value, 10000)
+    text = (group(high) + "万" if high else "") + (("零" if high and low < 1000 and low else "") + group(low))
+    return text + "元整"
+
+
 class TextSampler:
     """Draws line texts: Chinese corpus snippets, English snippets, mixed lines, generated numbers/dates/codes,
     and uniform random characters so every class is seen."""
@@ -124,7 +142,11 @@ class TextSampler:
         line = rng.choice(self.zh)
         n = rng.randint(1, 18)
         start = rng.randint(0, max(0, len(line) - n))
-        return line[start : start + n]
+        text = line[start : start + n]
+        if len(text) > 3 and rng.random() < 0.1:  # a gap inside a line, as in titles and form fields
+            cut = rng.randint(1, len(text) - 1)
+            text = text[:cut] + " " + text[cut:]
+        return text
 
     def _en(self, rng: random.Random) -> str:
         n_words = rng.randint(1, 7)
@@ -159,6 +181,7 @@ class TextSampler:
             lambda: f"No. {r(100000, 99999999)}",
             lambda: f"{rng.choice('xyzabn')}{rng.choice('+-×÷=≤≥≠≈')}{r(0, 99)}{rng.choice(['', '°', 'π', '√2', '‰'])}",
             lambda: f"{rng.choice('αβγδλμσθπΩΔΣ')} = {r(0, 9)}.{r(0, 999)} ± {r(0, 9)}.{r(0, 99)}",
+            lambda: rng.choice(["人民币", "合计：", "金额（大写）", ""]) + _chinese_amount(r(1, 999999)),
         ]
         return rng.choice(choices)()
 

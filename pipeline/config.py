@@ -34,6 +34,8 @@ def parse_set(item: str) -> dict:
         value = yaml.safe_load(raw) if raw.strip() else None
     except yaml.YAMLError as exc:
         raise ConfigError(f"--set {item!r}: the value is not valid YAML ({exc})") from None
+    if isinstance(value, int) and not isinstance(value, bool) and str(value) != raw.strip():
+        value = raw.strip()  # YAML 1.1 reads "0123" as octal 83: a digit string with a leading zero stays a string
     for part in reversed(parts):
         value = {part: value}
     return value
@@ -43,7 +45,7 @@ def load_config(
     source: str | Path | dict | None = None, sets: Iterable[str] = (), **overrides: Any
 ) -> dict[str, dict[str, Any]]:
     """The merged, checked config: file (or dict; default.yaml when None), then `sets`, then keyword overrides
-    such as `decode={"beam_width": 32}`."""
+    such as `decode={"beam_width": 32}`. Overriding a stage's `type` drops the file's other keys for that stage."""
     if source is None:
         source = DEFAULT_CONFIG
     if isinstance(source, dict):
@@ -60,9 +62,16 @@ def load_config(
             raise ConfigError(f"{source}: not valid YAML ({exc})") from None
     if not isinstance(config, dict):
         raise ConfigError(f"{source}: a config is a mapping of sections ({', '.join(SECTIONS)})")
+    changes: dict = {}
     for item in sets:
-        _merge(config, parse_set(item))
-    _merge(config, overrides)
+        _merge(changes, parse_set(item))
+    _merge(changes, overrides)
+    for section, value in changes.items():
+        # a new stage type starts its section afresh: the old type's parameters would not fit it
+        if isinstance(value, dict) and "type" in value and isinstance(config.get(section), dict) \
+                and value["type"] != config[section].get("type"):
+            config[section] = {}
+    _merge(config, changes)
     return validate(config)
 
 

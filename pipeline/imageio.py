@@ -13,7 +13,7 @@ from typing import Any, Iterable
 
 import cv2
 import numpy as np
-from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 # lineocr enforces its own limit (runtime.max_pixels, checked from the header in `_check_pixels`) so that an
 # oversized image or decompression bomb becomes an InputError naming the input, never a PIL warning or a PIL
@@ -166,8 +166,6 @@ def _load_pil(img: Image.Image, name: str, max_pixels: int | None) -> list[np.nd
 
 def _decode_frame(img: Image.Image, name: str, max_pixels: int | None) -> np.ndarray:
     _check_pixels(img.width, img.height, name, max_pixels)
-    if ImageFile.LOAD_TRUNCATED_IMAGES:  # a global someone else may have set; we want truncation reported
-        ImageFile.LOAD_TRUNCATED_IMAGES = False
     try:
         img.load()  # forces the full decode: truncated or corrupt data fails here, not later
     except Image.DecompressionBombError as exc:

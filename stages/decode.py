@@ -59,7 +59,7 @@ def _log_normalize(lp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def search_matrix(lp: np.ndarray, token_min_logp: float) -> tuple[np.ndarray, np.ndarray, float]:
-    """Shrink one line's log-probs (normalized per frame) to what the beam search can use, without changing how it ranks beams.
+    """Shrink one line's log-probs (normalized per frame) to what the beam search can use, ranking beams alike.
 
     Runs of frames where only the blank can be taken (it is the best class, no other reaches `token_min_logp`)
     keep their first frame; classes never tried (below `token_min_logp` and never a frame's best) are dropped and
@@ -102,7 +102,7 @@ class BeamLMDecoder:
         charset: list[str],
         lm: str = "lm/zh_en.arpa",
         alpha: float = 0.5,
-        beta: float = 1.0,
+        beta: float = 4.0,
         unk_offset: float = -8.8,
         beam_width: int = 16,
         beam_prune_logp: float = -10.0,
@@ -133,11 +133,11 @@ class BeamLMDecoder:
         labels = ctc_labels(charset)
         if self.columns is not None:
             labels = [labels[i] for i in self.columns]
-        self.scorer = ChunkLM(
-            resolve_path(lm, "decode.lm"), float(alpha), float(beta), float(unk_offset), hotwords or [], float(hotword_weight)
-        )
+        path = resolve_path(lm, "decode.lm")
+        self.scorer = ChunkLM(path, float(alpha), float(beta), float(unk_offset), hotwords or [], float(hotword_weight))
         self.labels = labels
-        self.beam_width, self.beam_prune_logp, self.token_min_logp = beam_width, float(beam_prune_logp), float(token_min_logp)
+        self.beam_width = beam_width
+        self.beam_prune_logp, self.token_min_logp = float(beam_prune_logp), float(token_min_logp)
 
     def __call__(self, log_probs: list[np.ndarray]) -> list[tuple[str, float]]:
         return [self._decode(lp) for lp in log_probs]
@@ -148,7 +148,7 @@ class BeamLMDecoder:
         from pyctcdecode.decoder import BeamSearchDecoderCTC
 
         if self.columns is not None:
-            lp = lp[:, self.columns]
+            lp = _log_normalize(lp[:, self.columns])[0]
         sub, classes, offset = search_matrix(lp, self.token_min_logp)
         decoder = BeamSearchDecoderCTC(Alphabet([self.labels[c] for c in classes], is_bpe=True), self.scorer)
         try:

@@ -11,6 +11,10 @@ from shapely.geometry import Polygon
 from pipeline.geometry import rotation_matrix
 from pipeline.registry import register
 
+# Closing (pixels, analysis scale) that joins the dots of dot-matrix or broken print before components are
+# measured; applied only to pages whose components are mostly lower than min_height.
+_FRAGMENT_CLOSE = 7
+
 
 def _check_image(image: np.ndarray) -> np.ndarray:
     """Gray uint8 view of a detector input (BGR, BGRA or gray; deep images scaled by their maximum)."""
@@ -127,7 +131,8 @@ class ContourDetector:
         boxes = self._lines(ink, hc, min_h)
         if len(boxes) == 0:
             return []
-        order = _xy_cut_order(boxes, max(1.0, 0.5 * float(np.median(boxes[:, 3] - boxes[:, 1]))))
+        line_h = float(np.median(boxes[:, 3] - boxes[:, 1]))
+        order = _xy_cut_order(boxes, max(1.0, 0.5 * line_h), 5.0 * line_h)
         boxes = boxes[order]
 
         pad = self.pad_ratio * (boxes[:, 3] - boxes[:, 1])
@@ -159,22 +164,24 @@ class ContourDetector:
             gray = cv2.bitwise_not(gray)
             t = 255 - t - 1
             mean_dark, mean_light = 255.0 - mean_light, 255.0 - mean_dark
+            hist = hist[::-1]
         contrast = mean_light - mean_dark
         if contrast < 8.0:
             return None
         if self.binarize == "otsu":
             _, ink = cv2.threshold(gray, t, 255, cv2.THRESH_BINARY_INV)
             return ink
-        # Local threshold: darker than the local mean by a margin that follows the local contrast (the local
-        # standard deviation), so faint print on a page that also has black parts is kept, while flat paper with
-        # a little noise is not.
+        paper = hist[t + 1:]
+        spread = math.sqrt(float((paper * (levels[t + 1:] - mean_light) ** 2).sum() / paper.sum()))
         block = max(15, (min(gray.shape) // 25) | 1)
-        g = gray.astype(np.float32)
-        mean = cv2.boxFilter(g, -1, (block, block), borderType=cv2.BORDER_REPLICATE)
-        sq = cv2.boxFilter(cv2.multiply(g, g), -1, (block, block), borderType=cv2.BORDER_REPLICATE)
-        std = cv2.sqrt(cv2.max(cv2.subtract(sq, cv2.multiply(mean, mean)), 0.0))
-        margin = cv2.max(cv2.multiply(std, 0.8), max(8.0, 0.06 * contrast))
-        return cv2.compare(g, cv2.subtract(mean, margin), cv2.CMP_LT)
+        c = max(5.0, 0.2 * contrast)
+        ink = cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, block, c)
+        # The local threshold also fires on paper grain and texture: keep only pixels darker than halfway
+        # between the global threshold and the paper, or darker than the paper by 4 of its standard deviations
+        # (faint print on a page whose black parts, e.g. a dark scan edge, pull the global threshold down).
+        level = max(t + 0.5 * (mean_light - t), mean_light - 4.0 * spread)
+        _, dark = cv2.threshold(gray, level, 255, cv2.THRESH_BINARY_INV)
+        return cv2.bitwise_and(ink, dark)
 
     # --------------------------------------------------------------------------------------------- clean
 
@@ -183,6 +190,12 @@ class ContourDetector:
         n, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8, ltype=cv2.CV_32S)
         if n <= 1:
             return None, 0.0, None
+        visible = stats[1:, 4] >= 4
+        if visible.sum() >= 50 and np.mean(stats[1:, 3][visible] < min_h) > 0.5:
+            # Mostly fragments lower than text: dot-matrix or faint, broken print. Join the dots first.
+            kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (_FRAGMENT_CLOSE, _FRAGMENT_CLOSE))
+            ink = cv2.morphologyEx(ink, cv2.MORPH_CLOSE, kernel)
+            n, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8, ltype=cv2.CV_32S)
         x, y, w, h, area = (stats[1:, i].astype(np.float64) for i in range(5))
         page_h, page_w = ink.shape
         noise = area < max(2.0, 0.1 * min_h * min_h)
@@ -474,8 +487,7 @@ def _merge_pieces(boxes: np.ndarray, gap_ratio: float) -> np.ndarray:
     ii, jj = _candidate_pairs(boxes, 1.25 * h)
     if not len(ii):
         return boxes
-    hi_, hj = h[ii], h[jj]
-    hmin, hmax = np.minimum(hi_, hj), np.maximum(hi_, hj)
+    hmax = np.maximum(h[ii], h[jj])
     overlap = np.minimum(boxes[ii, 3], boxes[jj, 3]) - np.maximum(boxes[ii, 1], boxes[jj, 1])
     gap = np.maximum(boxes[jj, 0] - boxes[ii, 2], boxes[ii, 0] - boxes[jj, 2])
     # overlap measured against both heights: a piece spanning two lines (a tick, a bracket, touching ink) overlaps
@@ -497,7 +509,11 @@ def _attach_small(boxes: np.ndarray, gap_ratio: float, h_typ: float) -> np.ndarr
     if not len(line):
         return boxes
     w = boxes[:, 2] - boxes[:, 0]
-    ok = (h[small] < 0.6 * h[line]) & (h[line] <= 3.0 * h_typ) & (w[small] <= 1.5 * h[line])
+    # narrow pieces (dots, commas, accents), wider ones lying within the line's extent or of some height (strokes
+    # of 二 and 三 joined across characters); not thin dashed or dotted rules running past it
+    inside = np.minimum(boxes[small, 2], boxes[line, 2]) - np.maximum(boxes[small, 0], boxes[line, 0])
+    ok = (h[small] < 0.6 * h[line]) & (h[small] < 0.6 * h_typ) & (h[line] <= 3.0 * h_typ)
+    ok &= (w[small] <= 1.5 * h[line]) | (inside >= 0.8 * w[small]) | (h[small] >= 0.25 * h[line])
     band0 = boxes[line, 1] - 0.5 * h[line]
     band1 = boxes[line, 3] + 0.5 * h[line]
     ok &= (boxes[small, 1] >= band0) & (boxes[small, 3] <= band1)
@@ -516,9 +532,14 @@ def _attach_small(boxes: np.ndarray, gap_ratio: float, h_typ: float) -> np.ndarr
     return _group_boxes(boxes, _union_find(len(boxes), small, line))
 
 
-def _xy_cut_order(boxes: np.ndarray, min_col_gap: float) -> np.ndarray:
-    """Reading order by a recursive XY-cut: a region splits at its vertical white gaps (columns, left to right)
-    when it has any wider than `min_col_gap`; otherwise at its widest horizontal gap (top part first)."""
+def _xy_cut_order(boxes: np.ndarray, min_col_gap: float, min_col_width: float) -> np.ndarray:
+    """Reading order by a recursive XY-cut.
+
+    A region splits at its vertical white gaps wider than `min_col_gap` (columns, left to right) when every part
+    holds text lines (median width at least `min_col_width`); short items side by side (form fields, table cells,
+    receipt amounts) are not columns and are read across. Otherwise the region splits at its widest horizontal
+    gap (top part first). What cannot be cut is read row by row, left to right.
+    """
     out: list[int] = []
     stack = [np.arange(len(boxes))]
     while stack:
@@ -528,13 +549,30 @@ def _xy_cut_order(boxes: np.ndarray, min_col_gap: float) -> np.ndarray:
             continue
         b = boxes[idx]
         groups = _split_at_gaps(b[:, 0], b[:, 2], min_col_gap, widest_only=False)
+        if groups is not None and min(float(np.median(b[g, 2] - b[g, 0])) for g in groups) < min_col_width:
+            groups = None
         if groups is None:
             groups = _split_at_gaps(b[:, 1], b[:, 3], 0.0, widest_only=True)
-        if groups is None:  # nothing to cut: top to bottom, then left to right
-            out.extend(idx[np.lexsort((b[:, 0], b[:, 1]))].tolist())
+        if groups is None:
+            out.extend(idx[_rows_order(b)].tolist())
             continue
         stack.extend(idx[g] for g in reversed(groups))
     return np.asarray(out, dtype=np.int64)
+
+
+def _rows_order(b: np.ndarray) -> list[int]:
+    """Boxes grouped into rows (top to bottom) by vertical overlap, each row left to right."""
+    centers = (b[:, 1] + b[:, 3]) / 2.0
+    rows: list[list[int]] = []
+    for i in np.argsort(centers, kind="stable").tolist():
+        if rows:
+            first = rows[-1][0]
+            overlap = min(b[i, 3], b[first, 3]) - max(b[i, 1], b[first, 1])
+            if overlap >= 0.5 * min(b[i, 3] - b[i, 1], b[first, 3] - b[first, 1]):
+                rows[-1].append(i)
+                continue
+        rows.append([i])
+    return [i for row in rows for i in sorted(row, key=lambda j: b[j, 0])]
 
 
 def _split_at_gaps(start: np.ndarray, end: np.ndarray, min_gap: float, widest_only: bool):

@@ -39,7 +39,9 @@ def decoder():
     return BeamLMDecoder(CHARSET)
 
 
-@pytest.mark.parametrize("text", ["上海市明光科技有限公司 采购订单", "Ship to: 88 Zhangjiang Road, Floor 5", "发票号码：No. 20260217", "使用Python编程 v2.0"])
+@pytest.mark.parametrize(
+    "text", ["上海市明光科技有限公司 采购订单", "Ship to: 88 Zhangjiang Road, Floor 5", "发票号码：No. 20260217", "使用Python编程 v2.0"]
+)
 def test_clean_lines_read_as_written_with_their_spaces(decoder, text):
     lp = line(list(text))
     (out, conf), = decoder([lp])
@@ -150,6 +152,7 @@ def test_shrinking_the_matrix_keeps_the_search_result(decoder):
 def test_built_from_config_with_checked_values():
     stage = build("decode", {"type": "beam_lm", "beam_width": 8, "alpha": 0.4}, charset=CHARSET, threads=1)
     assert isinstance(stage, BeamLMDecoder) and stage.beam_width == 8
-    for key, value in [("beam_width", 0), ("alpha", -1), ("token_min_logp", 2), ("hotwords", "abc"), ("lm", "nope.arpa")]:
+    bad = [("beam_width", 0), ("alpha", -1), ("token_min_logp", 2), ("hotwords", "abc"), ("lm", "nope.arpa")]
+    for key, value in bad:
         with pytest.raises(ConfigError, match=key):
             build("decode", {"type": "beam_lm", key: value}, charset=CHARSET)

@@ -87,3 +87,15 @@ def test_missing_input_is_named_and_others_still_read(tmp_path):
     assert proc.returncode == 1
     assert "nope.png" in proc.stderr
     assert proc.stdout.strip() and "==> " not in proc.stdout  # one input read: its text, no header
+
+
+def test_workers_give_the_same_output_as_one_process(tmp_path):
+    inputs = [str(PAGE), str(FIXTURES / "page_zh_en.png"), str(FIXTURES / "two_columns.png")]
+    outputs = []
+    for workers in ("1", "2"):
+        out = tmp_path / f"w{workers}.jsonl"
+        proc = run(*inputs, "--format", "jsonl", "--output", str(out), "--workers", workers)
+        assert proc.returncode == 0, proc.stderr
+        assert "3/3" in proc.stderr  # the progress bar, on stderr, for more than one input
+        outputs.append([{k: v for k, v in json.loads(l).items() if k != "timings_ms"} for l in out.read_text().splitlines()])
+    assert outputs[0] == outputs[1] and len(outputs[0]) == 3

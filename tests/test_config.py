@@ -22,6 +22,8 @@ def test_set_and_keyword_overrides_merge_into_sections():
     assert config["recognize"]["batch_size"] == 4
     assert config["recognize"]["weights"].endswith("crnn_zh_en.onnx")  # untouched keys stay
     assert parse_set("detect.pad_ratio=0.2") == {"detect": {"pad_ratio": 0.2}}
+    assert parse_set("decode.allowed_chars=0123456789") == {"decode": {"allowed_chars": "0123456789"}}
+    assert parse_set("decode.beam_width=16") == {"decode": {"beam_width": 16}}
 
 
 @pytest.mark.parametrize("bad", ["nokey", "=3"])
@@ -37,6 +39,14 @@ def test_unknown_section_and_runtime_key():
         load_config("configs/default.yaml", ["runtime.thread=2"])
     with pytest.raises(ConfigError, match=r"runtime\.threads: expected a positive integer, got 0"):
         load_config("configs/default.yaml", ["runtime.threads=0"])
+
+
+def test_overriding_a_type_drops_the_old_types_parameters():
+    base = {"detect": {"type": "contour", "gap_ratio": 2.0}, "orient": {"type": "none"},
+            "recognize": {"type": "crnn"}, "decode": {"type": "beam_lm", "alpha": 0.7}}
+    config = load_config(base, ["decode.type=greedy", "decode.allowed_chars=0123"], detect={"gap_ratio": 1.5})
+    assert config["decode"] == {"type": "greedy", "allowed_chars": "0123"}
+    assert config["detect"] == {"type": "contour", "gap_ratio": 1.5}
 
 
 def test_unknown_type_lists_the_known_ones():

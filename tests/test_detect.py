@@ -158,6 +158,22 @@ def test_title_spanning_columns_comes_first():
     assert_lines_found(polys, expected, in_order=True)
 
 
+def test_form_fields_side_by_side_are_read_across():
+    """Short items with wide gaps between them (form fields, receipt amounts) are rows, not columns."""
+    width, height, size = 900, 420, 28
+    img = Image.new("RGB", (width, height), (255, 255, 255))
+    draw = ImageDraw.Draw(img)
+    expected = []
+    rows = [("发票号码：", "No. 20260217"), ("Total Sales:", "45.00"), ("合计 Total:", "¥ 47.70"), ("Change:", "0.00")]
+    for i, (key, value) in enumerate(rows):
+        baseline = 80 + i * 90
+        for left, text in ((60, key), (560, value)):
+            mf.draw_text(draw, left, baseline, text, size)
+            expected.append(mf.padded_points(mf.ink_box(width, height, left, baseline, text, size)))
+    polys = ContourDetector()(np.asarray(img)[..., ::-1].copy())
+    assert_lines_found(polys, expected, in_order=True)
+
+
 def skewed_truth() -> list[np.ndarray]:
     info = json.loads((FIXTURES / "skewed.json").read_text())
     m = np.asarray(info["matrix"])
@@ -251,8 +267,8 @@ def test_table_rules_frames_and_specks_are_not_lines():
     assert_lines_found(ContourDetector()(arr[..., ::-1].copy()), expected)
 
 
-def test_multi_part_characters_and_punctuation_stay_in_one_line():
-    text = "川 小 心 三 二 八 。"
+@pytest.mark.parametrize("text", ["川 小 心 三 二 八 。", "川 小 心 三 二 。", "i j ä ü: 小心二三，iii."])
+def test_multi_part_characters_and_punctuation_stay_in_one_line(text):
     img = Image.new("RGB", (700, 110), (255, 255, 255))
     mf.draw_text(ImageDraw.Draw(img), 20, 75, text, 48)
     ink = mf.ink_box(700, 110, 20, 75, text, 48)
@@ -287,6 +303,12 @@ def test_order_quad():
     assert np.array_equal(order_quad(tall[[1, 2, 3, 0]]), tall)
 
 
+def _ink_box(gray: np.ndarray) -> np.ndarray:
+    """The gray image cropped to the bounds of its dark pixels (so padding does not shift the comparison)."""
+    rows, cols = np.flatnonzero((gray < 128).any(axis=1)), np.flatnonzero((gray < 128).any(axis=0))
+    return gray[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+
+
 def test_rectify_gives_upright_strips_of_the_right_aspect():
     page = load("skewed.png")
     gt = skewed_truth()
@@ -311,8 +333,8 @@ def test_rectify_gives_upright_strips_of_the_right_aspect():
         assert abs(cy_left - cy_right) < 0.2 * h, t["text"]
         # and it is the same text as on the straight page: compare with that line's own crop
         (x0, y0), (x1, y1) = np.asarray(t["points"])[0], np.asarray(t["points"])[2]
-        straight = gray_page[int(y0):int(y1), int(x0):int(x1)]
-        resized = cv2.resize(strip[..., 0], (straight.shape[1], straight.shape[0]), interpolation=cv2.INTER_AREA)
+        straight = _ink_box(gray_page[int(y0):int(y1), int(x0):int(x1)])
+        resized = cv2.resize(_ink_box(strip[..., 0]), (straight.shape[1], straight.shape[0]), interpolation=cv2.INTER_AREA)
         corr = np.corrcoef(resized.ravel().astype(float), straight.ravel().astype(float))[0, 1]
         assert corr > 0.5, t["text"]
 

@@ -124,7 +124,9 @@ def test_trigram_model_matches_a_reference_implementation_everywhere(tmp_path):
             assert _prob(model, ctx, word) == pytest.approx(reference(ctx, word), rel=5e-5), (ctx, word)
 
 
-@pytest.mark.parametrize("order,prune,boundaries", [(3, [0, 2, 3], True), (4, [0, 1, 2, 2], True), (4, [0, 2, 2, 3], False)])
+@pytest.mark.parametrize(
+    "order,prune,boundaries", [(3, [0, 2, 3], True), (4, [0, 1, 2, 2], True), (4, [0, 2, 2, 3], False)]
+)
 def test_pruned_models_still_sum_to_one_in_every_context(tmp_path, order, prune, boundaries):
     rng = random.Random(order)
     texts = [" ".join(rng.choice("aaabbcdefg") for _ in range(rng.randint(1, 10))) for _ in range(80)]

@@ -1,0 +1,58 @@
+"""Score lineocr on every shared evaluation set and print a Markdown table (and the full JSON with --json).
+
+    python benchmarks/eval_shared.py [--config configs/default.yaml] [--set KEY=VALUE]... [--data ../shared/data]
+
+Crop sets are read with `detect.type=whole` (each crop is one line); page sets with the full pipeline.
+SROIE labels are upper case, so SROIE is compared case-insensitively (DESIGN.md / the data README).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from pipeline.evaluate import evaluate_manifest
+from pipeline.pipeline import Pipeline
+
+SETS = [  # (manifest relative to the data folder, case-insensitive)
+    ("sroie_dev/manifest.jsonl", True),
+    ("en_crops/manifest.jsonl", False),
+    ("en_crops/wildreceipt_fullpage_manifest.jsonl", False),
+    ("zh_rects_sample/crops/manifest.jsonl", False),
+    ("zh_rects_sample/manifest.jsonl", False),
+    ("zh_plates_ccpd/manifest.jsonl", False),
+    ("zh_plates_ccpd/fullimage_manifest.jsonl", False),
+]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--config", default="configs/default.yaml")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    ap.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
+    ap.add_argument("--json", type=Path, help="also write every set's full metrics here")
+    args = ap.parse_args()
+    pages = Pipeline.from_config(args.config, args.set)
+    crops = Pipeline.from_config(args.config, ["detect.type=whole", *args.set])
+    results = []
+    for rel, folded in SETS:
+        manifest = args.data / rel
+        first = json.loads(manifest.read_text(encoding="utf-8").splitlines()[0])
+        reader = crops if "lines" not in first else pages
+        results.append(evaluate_manifest(manifest, reader, case_insensitive=folded) | {"manifest": rel})
+    print("| set | kind | items | CER | CER (no spaces) | line acc. | det. P / R / hmean | end-to-end CER | BoT F1 | ms per image |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in results:
+        if r["kind"] == "crops":
+            row = [f"{r['cer']:.1%}", f"{r['cer_no_space']:.1%}", f"{r['line_accuracy']:.1%}", "", "", "", f"{r['ms_per_image']:.0f}"]
+        else:
+            d = r["detection"]
+            row = ["", "", "", f"{d['precision']:.3f} / {d['recall']:.3f} / {d['hmean']:.3f}",
+                   f"{r['end_to_end_cer']:.1%}", f"{r['bag_of_tokens_f1']:.3f}", f"{r['ms_per_page']:.0f}"]
+        print("| " + " | ".join([r["manifest"], r["kind"], str(r["items"]), *row]) + " |")
+    if args.json:
+        args.json.write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

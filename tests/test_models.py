@@ -1,0 +1,48 @@
+"""Training-side code (needs the `train` extra; skipped without torch): the exported graph equals the packed
+BiLSTM, padding changes nothing, the glyph head factorisation is exact, the charset is as specified."""
+import numpy as np
+import pytest
+
+from models.charset import build_charset, gb2312_hanzi, normalize_label
+
+torch = pytest.importorskip("torch")
+from models.crnn import CRNN, ExportableCRNN  # noqa: E402
+
+
+def test_charset_covers_gb2312_ascii_and_symbols():
+    chars = build_charset()
+    assert len(gb2312_hanzi()) == 6763 and len(chars) == len(set(chars))
+    assert set(gb2312_hanzi()) <= set(chars)
+    assert all(chr(c) in chars for c in range(0x20, 0x7F))
+    assert {"￥", "·", "、", "。", "《", "》", "“", "”", "±", "×", "÷", "≤", "≥", "≠", "≈", "√", "∑", "π", "°"} <= set(chars)
+    assert normalize_label("１２月ＡＢ，（测试）　x") == "12月AB，（测试） x"
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    m = CRNN(50, hidden=16, channels=(4, 8, 8, 8, 16, 16)).eval()
+    for p in m.parameters():  # move BN statistics and weights away from their trivial init
+        p.data.add_(torch.randn_like(p) * 0.1)
+    return m
+
+
+def test_exported_graph_equals_the_packed_bilstm_and_ignores_padding(model):
+    x = torch.rand(3, 1, 32, 200)
+    widths = torch.tensor([200, 120, 44])
+    graph = ExportableCRNN(model).eval()
+    with torch.no_grad():
+        packed, split = model(x, widths), graph(x, widths)
+        for i, w in enumerate(widths.tolist()):
+            n = w // 4
+            np.testing.assert_allclose(split[i, :n].numpy(), packed[i, :n].numpy(), atol=1e-5)
+            alone = graph(x[i : i + 1, :, :, :w], widths[i : i + 1])[0]
+            np.testing.assert_allclose(alone.numpy(), split[i, :n].numpy(), atol=1e-4)
+
+
+def test_glyph_head_factorisation_reproduces_the_classifier(model):
+    head = torch.nn.Linear(model.proj.in_features, 50)
+    model.init_head_from_glyphs(head)
+    feats = torch.randn(5, model.proj.in_features)
+    with torch.no_grad():
+        np.testing.assert_allclose(model.fc(model.proj(feats)).numpy(), head(feats).numpy(), atol=1e-4)
