@@ -23,6 +23,7 @@ from models.charset import build_charset
 from models.crnn import CRNN, STRIDE, GlyphClassifier
 from models.synth import LineRenderer, TextSampler, discover_fonts
 from pipeline.metrics import edit_distance, normalize_text
+from stages.decode import GreedyDecoder
 from stages.recognize import pad_lines, to_line_image
 
 REAL_SETS = {
@@ -125,28 +126,17 @@ def real_crops(charset: list[str]) -> dict[str, list[tuple[np.ndarray, str]]]:
     return sets
 
 
-def greedy(log_probs: torch.Tensor, frames: torch.Tensor, charset: list[str]) -> list[str]:
-    best = log_probs.argmax(-1).tolist()
-    texts = []
-    for seq, n in zip(best, frames.tolist()):
-        prev, chars = 0, []
-        for k in seq[:n]:
-            if k != prev and k != 0:
-                chars.append(charset[k - 1])
-            prev = k
-        texts.append("".join(chars))
-    return texts
-
-
 @torch.no_grad()
 def evaluate(model: CRNN, lines: list[tuple[np.ndarray, str]], charset: list[str], batch: int = 32) -> float:
     model.eval()
+    decoder = GreedyDecoder(charset)
     errors = total = 0
     order = sorted(range(len(lines)), key=lambda i: lines[i][0].shape[1])
     for start in range(0, len(order), batch):
         idx = order[start : start + batch]
         x, widths = pad_batch([lines[i][0] for i in idx])
-        preds = greedy(model(x, widths), widths // STRIDE, charset)
+        log_probs = model(x, widths).numpy()
+        preds = [text for text, _ in decoder([lp[: w // STRIDE] for lp, w in zip(log_probs, widths.tolist())])]
         for i, pred in zip(idx, preds):
             truth = normalize_text(lines[i][1])
             errors += edit_distance(normalize_text(pred), truth)
