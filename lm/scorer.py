@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import bisect
+import functools
 import math
 import re
 from pathlib import Path
@@ -25,15 +26,18 @@ class ChunkState(NamedTuple):
     hot_active: Matches
 
 
+@functools.lru_cache(maxsize=4)
 def load_model(path: Path) -> kenlm.Model:
+    """The kenlm model of an ARPA file, loaded once per process (decoders rebuilt with other options share it)."""
     config = kenlm.Config()
     config.arpa_complain = kenlm.ARPALoadComplain.NONE
     config.show_progress = False
     return kenlm.Model(str(path), config)
 
 
-def arpa_unigrams(path: Path) -> list[str]:
-    """The unigrams listed in an ARPA file."""
+@functools.lru_cache(maxsize=4)
+def arpa_unigrams(path: Path) -> tuple[str, ...]:
+    """The unigrams listed in an ARPA file (read once per process)."""
     words = []
     with open(path, encoding="utf-8") as f:
         if f.readline().strip() != "\\data\\":
@@ -45,7 +49,7 @@ def arpa_unigrams(path: Path) -> list[str]:
             if not line.strip():
                 break
             words.append(line.split("\t")[1].rstrip("\n"))
-    return words
+    return tuple(words)
 
 
 class ChunkLM(AbstractLanguageModel):

@@ -97,6 +97,7 @@ def _chinese_amount(value: int) -> str:
                 out += ("零" if zero else "") + digits[int(d)] + units[3 - i]
                 zero = False
         return out
+
     high, low = divmod(value, 10000)
     text = (group(high) + "万" if high else "") + (("零" if high and low < 1000 and low else "") + group(low))
     return text + "元整"
