@@ -3,6 +3,7 @@
 
     python run_pipeline.py INPUT... [--config configs/default.yaml] [--set KEY=VALUE]... \
         [--format text|json|jsonl|hocr|tsv] [--output PATH] [--workers N]
+    python run_pipeline.py INPUT... --engine ray [--address ADDR] [--workers N] [--batch-size N] [--output PATH] ...
     python run_pipeline.py eval --manifest M.jsonl [--config ...] [--set KEY=VALUE]... [--case-insensitive]
     python run_pipeline.py serve [--host 127.0.0.1] [--port 5000] [--config ...] [--set KEY=VALUE]... [--workers N]
 
@@ -91,12 +92,22 @@ def cmd_ocr(argv: list[str]) -> int:
     ap.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders (recursive) or PDFs")
     ap.add_argument("--config", default=None, help="YAML config (default: configs/default.yaml)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key")
-    ap.add_argument("--format", default="text", choices=sorted(FORMATS))
-    ap.add_argument("--output", help="a file for --format jsonl, otherwise a folder with one file per input")
-    ap.add_argument("--workers", type=int, default=1, help="processes reading inputs in parallel")
+    ap.add_argument("--format", default=None, choices=sorted(FORMATS), help="default: text (--engine ray: jsonl)")
+    ap.add_argument("--output", help="a file for --format jsonl, otherwise a folder with one file per input "
+                                     "(--engine ray: a .jsonl file, or a folder or URI for part-*.jsonl shards)")
+    ap.add_argument("--workers", type=int, default=None,
+                    help="processes reading inputs in parallel (default 1; --engine ray: actors, default as many "
+                         "as the cluster's CPUs // runtime.threads)")
+    ap.add_argument("--engine", default="local", choices=("local", "ray"), help="where the pipeline runs")
+    ap.add_argument("--address", help="--engine ray: the cluster to join (default: RAY_ADDRESS or a local Ray)")
+    ap.add_argument("--batch-size", type=int, default=None, help="--engine ray: inputs per actor call (default 8)")
     args = ap.parse_args(argv)
-    if args.workers < 1:
+    if args.workers is not None and args.workers < 1:
         ap.error("--workers must be >= 1")
+    if args.engine == "ray":
+        return cmd_ocr_ray(ap, args)
+    if args.address or args.batch_size is not None:
+        ap.error("--address and --batch-size apply to --engine ray only")
     try:
         config = load_config(args.config, args.set)
     except ConfigError as exc:
@@ -111,9 +122,9 @@ def cmd_ocr(argv: list[str]) -> int:
             failed += 1
     from tqdm import tqdm
 
-    out = Output(args.format, args.output, len(paths))
+    out = Output(args.format or "text", args.output, len(paths))
     try:
-        docs = read_all(config, paths, args.workers)
+        docs = read_all(config, paths, args.workers or 1)
         for index, doc in enumerate(tqdm(docs, total=len(paths), disable=len(paths) <= 1, file=sys.stderr, unit="input")):
             if doc.error:
                 failed += 1
@@ -126,6 +137,27 @@ def cmd_ocr(argv: list[str]) -> int:
     finally:
         out.close()
     return 1 if failed else 0
+
+
+def cmd_ocr_ray(ap: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """`--engine ray`: the same rows as `--format jsonl`, computed by a Ray actor pool (README, Scale-out with Ray)."""
+    if args.format not in (None, "jsonl"):
+        ap.error("--engine ray writes --format jsonl only")
+    args.batch_size = 8 if args.batch_size is None else args.batch_size
+    if args.batch_size < 1:
+        ap.error("--batch-size must be >= 1")
+    try:
+        from pipeline import ray_engine
+    except ImportError as exc:
+        print(f"error: --engine ray needs the ray extra: pip install -e '.[ray]' ({exc})", file=sys.stderr)
+        return 2
+    try:
+        errors = ray_engine.run(args.inputs, args.output, args.config, args.set, address=args.address,
+                                workers=args.workers, batch_size=args.batch_size)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 1 if errors else 0
 
 
 def cmd_eval(argv: list[str]) -> int:

@@ -20,6 +20,15 @@ from models.crnn import CRNN, ExportableCRNN
 from models.synth import discover_fonts
 
 
+def training_runs(checkpoint: Path) -> list[tuple[Path, dict]]:
+    """(checkpoint, recipe) of each run that led to this one, first run first (recipes name their `init`)."""
+    runs = [(checkpoint, torch.load(checkpoint, weights_only=False)["recipe"])]
+    while "init" in runs[0][1] and Path(runs[0][1]["init"]).exists():
+        init = Path(runs[0][1]["init"])
+        runs.insert(0, (init, torch.load(init, weights_only=False)["recipe"]))
+    return runs
+
+
 def export(checkpoint: Path, out: Path, metrics: dict | None = None) -> None:
     ckpt = torch.load(checkpoint, weights_only=False)
     recipe, charset = ckpt["recipe"], ckpt["charset"]
@@ -47,26 +56,28 @@ def export(checkpoint: Path, out: Path, metrics: dict | None = None) -> None:
         raise RuntimeError(f"exported graph differs from the torch model by {diff}")
     save_charset(charset, out.with_suffix(".charset.json"))
     state = ckpt["state"]
+    runs = training_runs(checkpoint)
     card = {
         "name": out.stem,
         "architecture": "CRNN: 6 conv blocks (width masked) + BiLSTM + linear CTC head",
         "input": "gray line, height 32, values 0..1, width a multiple of 4; output: log-probs per 4 px column",
         "parameters": sum(p.numel() for p in model.parameters()),
         "classes": len(charset) + 1,
-        "recipe": recipe,
+        "recipes": [r for _, r in runs],
         "training": {"line_steps": state["step"], "line_samples": state["samples"],
-                     "hours": round(state["seconds"] / 3600, 2), "glyph_pretraining": recipe["glyph"]},
+                     "hours": round(state["seconds"] / 3600, 2), "glyph_pretraining": runs[0][1].get("glyph")},
         "fonts": sorted({f.family for f in discover_fonts()}),
         "held_out_fonts": sorted({f.family for f in discover_fonts(held_out=True)}),
         "corpora": "../shared/data/corpora (all five files, ~5% of lines held out by hash), generated numbers/dates/"
-                   "amounts/codes/formulas, uniform random GB2312 characters",
+                   "amounts/codes/formulas/licence plates, uniform random GB2312 characters",
         "metrics": metrics or {},
         "max_abs_diff_onnx_vs_torch": diff,
         "date": datetime.date.today().isoformat(),
     }
-    log = checkpoint.parent / "log.jsonl"
-    if log.exists():
-        card["learning_curve"] = [r for r in map(json.loads, log.read_text().splitlines()) if "cer_synth_zh" in r]
+    logs = [path.parent / "log.jsonl" for path, _ in runs]
+    card["learning_curve"] = [
+        r for log in logs if log.exists() for r in map(json.loads, log.read_text().splitlines()) if "cer_synth_zh" in r
+    ]
     out.with_suffix(".card.json").write_text(json.dumps(card, ensure_ascii=False, indent=1), encoding="utf-8")
 
 

@@ -29,7 +29,18 @@ FONT_GLOBS = (
     "/usr/share/fonts/truetype/dejavu/DejaVu[SM]*.ttf",
     "/usr/share/fonts/truetype/liberation2/*.ttf",
     "/usr/share/fonts/truetype/freefont/*.ttf",
+    "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
+    "/usr/share/fonts/opentype/urw-base35/*.otf",
+    "/usr/share/fonts/truetype/roboto/unhinted/*.ttf",
+    "/usr/share/fonts/truetype/open-sans/*.ttf",
+    "/usr/share/fonts/truetype/lato/*.ttf",
+    "/usr/share/fonts/truetype/hack/*.ttf",
+    "/usr/share/fonts/truetype/inconsolata/*.otf",
+    "/usr/share/fonts/opentype/comic-neue/*.otf",
+    "/usr/share/fonts/truetype/fifthhorseman/*.ttf",
 )
+# Symbol and dingbat faces map letters to pictures; hairline faces vanish at 32 px.
+SKIP_FILE_WORDS = ("D050000L", "StandardSymbols", "Thin", "Hairline")
 # Families never used for training: validation on them measures unseen-font accuracy.
 HELD_OUT_FAMILIES = ("AR PL UMing CN", "FreeSerif", "FreeSans", "LXGW WenKai Mono")
 # From multi-face collections keep only the simplified-Chinese faces (and the non-CJK ones).
@@ -57,6 +68,8 @@ def discover_fonts(held_out: bool = False) -> list[FontFace]:
     faces = []
     for pattern in FONT_GLOBS:
         for path in sorted(glob.glob(pattern)):
+            if any(w in Path(path).name for w in SKIP_FILE_WORDS):
+                continue
             fonts = TTCollection(path).fonts if path.endswith(".ttc") else [TTFont(path)]
             for index, font in enumerate(fonts):
                 family = font["name"].getDebugName(1) or Path(path).stem
@@ -107,7 +120,8 @@ class TextSampler:
     """Draws line texts: Chinese corpus snippets, English snippets, mixed lines, generated numbers/dates/codes,
     and uniform random characters so every class is seen."""
 
-    KINDS = ("zh", "zh", "zh", "en", "en", "mixed", "numeric", "random")
+    KINDS = ("zh", "zh", "zh", "en", "en", "en", "mixed", "numeric", "numeric", "random", "plate")
+    PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
 
     def __init__(self, charset: list[str], held_out: bool = False, corpora: Path = CORPORA) -> None:
         self.charset = charset
@@ -155,9 +169,11 @@ class TextSampler:
         words = self.en_words[start : start + n_words]
         style = rng.random()
         text = " ".join(words)
-        if style < 0.15:
+        if style < 0.3:  # receipts and signs are often set in capitals
             text = text.upper()
-        elif style < 0.2:
+        elif style < 0.4:
+            text = text.title()
+        elif style < 0.45:
             text = text.lower()
         return text[: rng.randint(4, 48)] if len(text) > 48 else text
 
@@ -186,6 +202,12 @@ class TextSampler:
         ]
         return rng.choice(choices)()
 
+    def _plate(self, rng: random.Random) -> str:
+        """A Chinese licence plate number as registered (the plate's separator dot is decoration, not text)."""
+        letters = "ABCDEFGHJKLMNPQRSTUVWXYZ"
+        tail = "".join(rng.choice(letters + "0123456789" * 2) for _ in range(rng.choice([5, 5, 5, 6])))
+        return rng.choice(self.PROVINCES) + rng.choice(letters) + tail
+
     def _random(self, rng: random.Random) -> str:
         n = rng.randint(1, 12)
         pool = self.hanzi if rng.random() < 0.8 else self.charset
@@ -204,37 +226,67 @@ class LineRenderer:
         return [f for f in self.fonts if needed <= f.chars]
 
     def render(self, text: str, rng: random.Random, clean: bool = False) -> np.ndarray | None:
+        """The line in a random covering font; unless `clean`, with the look of real crops: light-on-dark and
+        low-contrast colours, bold, letter spacing, handwriting-like jitter, clutter and neighbouring lines in the
+        background, dot-matrix or faded thermal print, tight crops, condensed or expanded shapes."""
         candidates = self.fonts_for(text)
         if not candidates:
             return None
         face = rng.choice(candidates)
-        size = rng.randint(22, 44) if not clean else 32
+        size = 32 if clean else rng.randint(22, 44)
         font = _pil_font(face.path, face.index, size)
-        spacing = 0 if clean or rng.random() < 0.8 else rng.uniform(0.02, 0.35) * size
         bg, fg = (255, 0) if clean else self._colors(rng)
-        width = int(font.getlength(text) + spacing * len(text) + size * 2)
-        canvas = Image.new("L", (width, size * 2), color=bg)
-        draw = ImageDraw.Draw(canvas)
-        if spacing:
+
+        def chance(p: float) -> bool:
+            return not clean and rng.random() < p
+
+        spacing = rng.uniform(0.02, 0.35) * size if chance(0.2) else 0.0
+        jitter = rng.uniform(0.02, 0.07) * size if chance(0.1) else 0.0
+        stroke = (2 if size >= 36 and not face.cjk else 1) if chance(0.12) else 0  # fake bold; 2 px only where strokes are few
+        width = int(font.getlength(text) + (spacing + 2 * stroke) * len(text) + size * 2)
+        height = size * 3
+        ink = Image.new("L", (width, height), 0)
+        draw = ImageDraw.Draw(ink)
+        if spacing or jitter:
             x = size / 2
             for ch in text:
-                draw.text((x, size / 2), ch, font=font, fill=fg)
-                x += font.getlength(ch) + spacing
+                draw.text((x, size + rng.uniform(-jitter, jitter)), ch, font=font, fill=255, stroke_width=stroke, stroke_fill=255)
+                x += font.getlength(ch) + spacing + stroke
         else:
-            draw.text((size / 2, size / 2), text, font=font, fill=fg)
-        img = np.asarray(canvas)
-        ink = np.abs(img.astype(np.int16) - bg) > 40
-        rows, cols = np.flatnonzero(ink.any(1)), np.flatnonzero(ink.any(0))
+            draw.text((size / 2, size), text, font=font, fill=255, stroke_width=stroke, stroke_fill=255)
+        alpha = np.asarray(ink).astype(np.float32) / 255.0
+        rows, cols = np.flatnonzero((alpha > 0.16).any(1)), np.flatnonzero((alpha > 0.16).any(0))
         if len(rows) == 0:
             return None
         top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
         ink_h = max(bottom - top, size * 0.5)
+        if chance(0.07):
+            alpha = self._dot_matrix(alpha, size, rng)
+        if chance(0.1):  # faded thermal print
+            alpha *= self._smooth_field(alpha.shape, rng, 0.3, 1.0)
+        back = Image.new("L", (width, height), color=bg)
+        if chance(0.15):
+            self._clutter(ImageDraw.Draw(back), width, height, bg, fg, rng)
+        if chance(0.12):  # parts of the lines above and below, as in tight page layouts
+            gap = rng.uniform(1.05, 1.35) * ink_h
+            for dy in rng.sample([-gap, gap], rng.randint(1, 2)):
+                other = "".join(rng.sample(text, len(text)))
+                ImageDraw.Draw(back).text((size / 2 + rng.uniform(-size, size), size + dy), other, font=font, fill=fg)
+        base = np.asarray(back).astype(np.float32)
+        if chance(0.05):  # drop shadow
+            d = rng.randint(1, 3)
+            shade = np.roll(alpha, (d, d), (0, 1)) * 0.6
+            base = base * (1 - shade) + (bg + fg) / 2 * shade
+        img = np.clip(base * (1 - alpha) + fg * alpha, 0, 255).astype(np.uint8)
         if clean:
             m = int(0.15 * ink_h)
             y0, y1, x0, x1 = top - m, bottom + m, left - m, right + m
+        elif chance(0.15):  # tight crop that cuts into the ink
+            y0, y1 = top + int(rng.uniform(0, 0.1) * (bottom - top)), bottom - int(rng.uniform(0, 0.1) * (bottom - top))
+            x0, x1 = left - int(rng.uniform(-0.03, 0.2) * ink_h), right + int(rng.uniform(-0.03, 0.2) * ink_h)
         else:
-            y0 = top - int(rng.uniform(0.0, 0.3) * ink_h)
-            y1 = bottom + int(rng.uniform(0.0, 0.3) * ink_h)
+            y0 = top - int(rng.uniform(0.0, 0.4) * ink_h)
+            y1 = bottom + int(rng.uniform(0.0, 0.4) * ink_h)
             x0 = left - int(rng.uniform(0.0, 0.6) * ink_h)
             x1 = right + int(rng.uniform(0.0, 0.6) * ink_h)
         pad = int(ink_h)
@@ -242,15 +294,92 @@ class LineRenderer:
         img = img[y0 + pad : y1 + pad, x0 + pad : x1 + pad]
         if not clean:
             img = self._degrade(img, rng, bg)
+        return self._to_height(img, rng.uniform(0.65, 1.35) if chance(0.3) else 1.0)
+
+    def render_plate(self, text: str, rng: random.Random) -> np.ndarray | None:
+        """A licence plate: condensed characters in fixed cells, a separator dot after the second, a border."""
+        candidates = self.fonts_for(text)
+        if not candidates:
+            return None
+        face = rng.choice(candidates)
+        size = rng.randint(28, 44)
+        font = _pil_font(face.path, face.index, size)
+        bg, fg = (rng.randint(40, 120), rng.randint(190, 255)) if rng.random() < 0.7 else (rng.randint(150, 230), rng.randint(0, 70))
+        cell_w, cell_h = int(size * rng.uniform(0.5, 0.65)), int(size * 0.95)
+        gap, sep, margin = int(size * rng.uniform(0.08, 0.16)), int(size * rng.uniform(0.3, 0.5)), size // 4
+        width = 2 * margin + len(text) * cell_w + (len(text) - 1) * gap + sep
+        height = cell_h + 2 * margin
+        img = np.full((height, width), bg, np.float32)
+        x = margin
+        for i, ch in enumerate(text):
+            glyph = Image.new("L", (size * 2, size * 2), 0)
+            ImageDraw.Draw(glyph).text((size, size), ch, font=font, fill=255, anchor="mm")
+            a = np.asarray(glyph)
+            rows, cols = np.flatnonzero(a.any(1)), np.flatnonzero(a.any(0))
+            if len(rows):
+                a = cv2.resize(a[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1], (cell_w, cell_h), interpolation=cv2.INTER_AREA)
+                cell = img[margin : margin + cell_h, x : x + cell_w]
+                img[margin : margin + cell_h, x : x + cell_w] = cell * (1 - a / 255.0) + fg * a / 255.0
+            x += cell_w + gap
+            if i == 1:
+                cv2.circle(img, (x + sep // 2 - gap // 2, height // 2), max(1, size // 16), fg, -1)
+                x += sep
+        if rng.random() < 0.7:
+            t = rng.randint(1, 2)
+            cv2.rectangle(img, (t, t), (width - 1 - t, height - 1 - t), fg, t)
+        img = img.astype(np.uint8)
+        m = lambda: int(rng.uniform(-0.05, 0.3) * margin)  # noqa: E731
+        img = img[max(0, m()) : height - max(0, m()), max(0, m()) : width - max(0, m())]
+        return self._to_height(self._degrade(img, rng, bg), 1.0)
+
+    def _to_height(self, img: np.ndarray, stretch: float) -> np.ndarray:
         h, w = img.shape
-        new_w = max(4, int(round(w * self.height / h)))
+        new_w = max(4, int(round(w * stretch * self.height / h)))
         interp = cv2.INTER_AREA if h > self.height else cv2.INTER_CUBIC
         return cv2.resize(img, (new_w, self.height), interpolation=interp)
 
     @staticmethod
     def _colors(rng: random.Random) -> tuple[int, int]:
-        bg, fg = rng.randint(150, 255), rng.randint(0, 100)
-        return (fg, bg) if rng.random() < 0.1 else (bg, fg)
+        """(background, ink) grays: dark on light, light on dark (signs, plates) or low contrast (colour photos)."""
+        r = rng.random()
+        if r < 0.65:
+            return rng.randint(150, 255), rng.randint(0, 100)
+        if r < 0.85:
+            return rng.randint(0, 110), rng.randint(160, 255)
+        bg = rng.randint(30, 225)
+        d = rng.uniform(45, 110)
+        return bg, int(bg + d if bg + d <= 255 and (bg - d < 0 or rng.random() < 0.5) else bg - d)
+
+    @staticmethod
+    def _smooth_field(shape: tuple[int, int], rng: random.Random, low: float, high: float) -> np.ndarray:
+        h, w = shape
+        coarse = np.random.default_rng(rng.getrandbits(32)).uniform(low, high, (max(2, h // 16), max(2, w // 16)))
+        return cv2.resize(coarse.astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC).clip(low, high)
+
+    @staticmethod
+    def _dot_matrix(alpha: np.ndarray, size: int, rng: random.Random) -> np.ndarray:
+        """Ink kept only on a grid of round dots, like a dot-matrix or low-end thermal printer."""
+        pitch = max(2, int(size / rng.uniform(7, 11)))
+        grid = np.zeros(alpha.shape, np.uint8)
+        grid[::pitch, ::pitch] = 1
+        r = max(1, int(pitch * rng.uniform(0.35, 0.6)))
+        dots = cv2.dilate(grid, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+        return alpha * dots
+
+    @staticmethod
+    def _clutter(draw: ImageDraw.ImageDraw, width: int, height: int, bg: int, fg: int, rng: random.Random) -> None:
+        """Shapes behind the text: boxes, bands, circles and strokes in grays between background and ink."""
+        for _ in range(rng.randint(1, 5)):
+            shade = int(bg + (fg - bg) * rng.uniform(0.15, 0.5))
+            x0, y0 = rng.randint(0, width), rng.randint(0, height)
+            x1, y1 = x0 + rng.randint(5, width), y0 + rng.randint(5, height)
+            shape = rng.choice(("rect", "ellipse", "line"))
+            if shape == "rect":
+                draw.rectangle((x0, y0, x1, y1), fill=shade)
+            elif shape == "ellipse":
+                draw.ellipse((x0, y0, x1, y1), outline=shade, width=rng.randint(1, 4))
+            else:
+                draw.line((x0, y0, x1, y1), fill=shade, width=rng.randint(1, 3))
 
     def _degrade(self, img: np.ndarray, rng: random.Random, bg: int) -> np.ndarray:
         h, w = img.shape
@@ -260,7 +389,7 @@ class LineRenderer:
             img = np.clip(img.astype(np.float32) + grad + tex, 0, 255).astype(np.uint8)
         if rng.random() < 0.3:  # rotation / shear / perspective
             src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
-            j = h * 0.08
+            j = h * rng.uniform(0.03, 0.15)
             dst = src + np.float32([[rng.uniform(-j, j), rng.uniform(-j, j)] for _ in range(4)])
             m = cv2.getPerspectiveTransform(src, dst)
             img = cv2.warpPerspective(img, m, (w, h), borderMode=cv2.BORDER_REPLICATE)

@@ -2,6 +2,7 @@
 
     python -m models.train_crnn configs/train/crnn_zh_en.yaml [--threads 1]
 
+A recipe with `init: runs/<other>/last.pt` and no `glyph` section fine-tunes another run's weights on lines.
 Resumable: the checkpoint (run_dir/last.pt) holds the model, optimizer, phase and step; the log (run_dir/log.jsonl)
 records samples seen, hours and CER per validation set, which the model card takes as its learning curve.
 """
@@ -53,8 +54,9 @@ class LineBatches(IterableDataset):
         while True:
             items = []
             while len(items) < self.batch_size * self.pool:
-                text = sampler.sample(rng)
-                img = renderer.render(text, rng)
+                kind = rng.choice(sampler.KINDS)
+                text = sampler.sample(rng, kind)
+                img = renderer.render_plate(text, rng) if kind == "plate" and rng.random() < 0.8 else renderer.render(text, rng)
                 if img is None or img.shape[1] > self.max_width or img.shape[1] // STRIDE < 2 * len(text) + 1:
                     continue
                 items.append((img, [self.index[c] for c in text]))
@@ -98,11 +100,11 @@ def held_out_lines(charset: list[str], n: int, seed: int = 7) -> list[tuple[np.n
     rng = random.Random(seed)
     sampler, renderer = TextSampler(charset, held_out=True), LineRenderer(discover_fonts(held_out=True))
     out = []
-    kinds = ("zh", "en", "mixed", "numeric")
+    kinds = ("zh", "en", "mixed", "numeric", "plate")
     while len(out) < n:
         kind = kinds[len(out) % len(kinds)]
         text = sampler.sample(rng, kind)
-        img = renderer.render(text, rng, clean=rng.random() < 0.5)
+        img = renderer.render_plate(text, rng) if kind == "plate" else renderer.render(text, rng, clean=rng.random() < 0.5)
         if img is not None and img.shape[1] <= 800:
             out.append((img, text, kind))
     return out
@@ -160,16 +162,17 @@ def main() -> None:
     glyph = GlyphClassifier(model.cnn, len(charset) + 1)
     state = {"phase": "glyph", "step": 0, "samples": 0, "seconds": 0.0}
     ckpt_path = run_dir / "last.pt"
-    opt = torch.optim.AdamW(glyph.parameters(), lr=cfg["glyph"]["lr"], weight_decay=1e-4)
-    if ckpt_path.exists():
-        ckpt = torch.load(ckpt_path, weights_only=False)
+    resumed = ckpt_path.exists()
+    if resumed or "init" in cfg:  # "init": fine-tune from another run's weights, continuing its learning curve
+        ckpt = torch.load(ckpt_path if resumed else cfg["init"], weights_only=False)
         model.load_state_dict(ckpt["model"])
         glyph.head.load_state_dict(ckpt["glyph_head"])
-        state = ckpt["state"]
-        if state["phase"] == "lines":
-            opt = torch.optim.AdamW(model.parameters(), lr=cfg["lines"]["lr"], weight_decay=1e-4)
+        state = ckpt["state"] if resumed else {**ckpt["state"], "phase": "lines", "step": 0}
+        print(f"{'resumed' if resumed else 'initialised from ' + cfg['init']}: {state}", flush=True)
+    trained = glyph if state["phase"] == "glyph" else model
+    opt = torch.optim.AdamW(trained.parameters(), lr=cfg[state["phase"]]["lr"], weight_decay=1e-4)
+    if resumed:
         opt.load_state_dict(ckpt["opt"])
-        print(f"resumed {state}", flush=True)
     log = (run_dir / "log.jsonl").open("a")
 
     def save() -> None:
@@ -246,7 +249,7 @@ def main() -> None:
             rec = {"phase": "lines", "step": state["step"], "samples": state["samples"], "loss": round(loss.item(), 4),
                    "lr": round(lr, 6), "hours": round(state["seconds"] / 3600, 3)}
             if state["step"] % c["eval_every"] == 0:
-                for kind in ("zh", "en", "mixed", "numeric"):
+                for kind in ("zh", "en", "mixed", "numeric", "plate"):
                     rec[f"cer_synth_{kind}"] = round(evaluate(model, [(im, t) for im, t, k in val_synth if k == kind], charset), 4)
                 for name, items in val_real.items():
                     rec[f"cer_{name}"] = round(evaluate(model, items, charset), 4)

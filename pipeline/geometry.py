@@ -1,4 +1,5 @@
-"""Polygon helpers: ordering quadrilaterals and warping a text-line polygon to an upright strip."""
+"""Polygon helpers: ordering quadrilaterals and warping a text-line polygon to an upright strip; turning pages by
+quarter turns (and their points back) and re-laying a vertical column as a row."""
 from __future__ import annotations
 
 import math
@@ -104,3 +105,108 @@ def rotation_matrix(angle_deg: float, width: int, height: int) -> tuple[np.ndarr
     m[0, 2] += new_w / 2.0 - width / 2.0
     m[1, 2] += new_h / 2.0 - height / 2.0
     return m, new_w, new_h
+
+
+def turn(image: np.ndarray, angle: int) -> np.ndarray:
+    """The image turned clockwise by a multiple of 90 degrees."""
+    return np.ascontiguousarray(np.rot90(image, k=-(angle // 90))) if angle % 360 else image
+
+
+def unturn_points(points: np.ndarray, angle: int, width: int, height: int) -> np.ndarray:
+    """Points on an image turned clockwise by `angle` (by `turn`) -> the same points on the original image of
+    size width x height (pixel-edge coordinates: the turned image's corner (0, 0) maps to an original corner)."""
+    p = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    x, y = p[:, 0], p[:, 1]
+    angle %= 360
+    if angle == 90:  # original (x, y) -> turned (height - y, x)
+        return np.stack([y, height - x], axis=1)
+    if angle == 180:
+        return np.stack([width - x, height - y], axis=1)
+    if angle == 270:  # original (x, y) -> turned (y, width - x)
+        return np.stack([width - y, x], axis=1)
+    return p
+
+
+def median_aspect(polygons: list[Polygon]) -> float:
+    """Median width / height of the polygons' bounding boxes (text lines are wide: about 3 or more on a page read
+    the right way up, under 2 when the page lies on its side and the detector finds bits of lines)."""
+    if not polygons:
+        return 0.0
+    x0, y0, x1, y1 = np.array([p.bounds for p in polygons]).T
+    return float(np.median((x1 - x0) / np.maximum(y1 - y0, 1e-6)))
+
+
+COLUMN_RATIO = 1.5  # a readable crop at least this many times taller than wide is a vertical column
+
+
+def is_column(crop: np.ndarray) -> bool:
+    """Whether a crop turned the right way up is a vertical column (a single character's square crop is not)."""
+    return crop.shape[0] >= COLUMN_RATIO * crop.shape[1]
+
+
+def _column_cells(ink: np.ndarray) -> list[tuple[int, int]]:
+    """Row spans (y0, y1) of the characters of a vertical column, from its ink mask [h, w].
+
+    Rows without ink separate pieces; pieces are merged while the result is no taller than about one character
+    (the ink's width: 二, 旦 and 三 are several pieces) and pieces taller than 1.5 characters (touching characters,
+    or text on a busy background) are cut into equal parts at the lightest rows near the even cuts."""
+    h, w = ink.shape
+    cols = np.flatnonzero(ink.any(0))
+    size = float(np.clip(cols[-1] + 1 - cols[0] if len(cols) else w, 0.6 * w, w))
+    profile = np.convolve(ink.sum(1).astype(np.float64), np.ones(3) / 3, mode="same")
+    filled = profile > 0.02 * size
+    edges = np.flatnonzero(np.diff(np.r_[0, filled.astype(np.int8), 0]))
+    pieces = [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2])]
+    while len(pieces) > 1 and pieces[-1][1] - pieces[-1][0] < 0.2 * size:  # slivers of the neighbours' ink
+        pieces.pop()
+    while len(pieces) > 1 and pieces[0][1] - pieces[0][0] < 0.2 * size:
+        pieces.pop(0)
+    if not pieces:
+        return [(0, h)]
+    cells = [pieces[0]]
+    for y0, y1 in pieces[1:]:
+        if y1 - cells[-1][0] <= 1.2 * size:
+            cells[-1] = (cells[-1][0], y1)
+        else:
+            cells.append((y0, y1))
+    out = []
+    for y0, y1 in cells:
+        n = int(round((y1 - y0) / size))
+        if n < 2 or (y1 - y0) < 1.5 * size:
+            out.append((y0, y1))
+            continue
+        step, reach = (y1 - y0) / n, int((y1 - y0) / n * 0.3)
+        cuts = [y0]
+        for k in range(1, n):
+            c = int(y0 + k * step)
+            lo, hi = max(cuts[-1] + 1, c - reach), min(y1 - 1, c + reach + 1)
+            cuts.append(lo + int(np.argmin(profile[lo:hi])) if hi > lo else c)
+        out.extend(zip(cuts, cuts[1:] + [y1]))
+    return out
+
+
+def relay_column(crop: np.ndarray) -> np.ndarray:
+    """A vertical column (characters upright, read top to bottom) laid out as a horizontal line: the column is cut
+    into character cells (`_column_cells`) at the middle of the gaps between them, each cell keeps its ink's width
+    plus a margin (narrow digits do not leave gaps that read as spaces), is centred vertically on the height of the
+    column's width (or the tallest cell), and the cells are put side by side, left to right."""
+    gray = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY) if crop.ndim == 3 else crop
+    _, binary = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    ink = binary == 0 if (binary == 0).mean() < 0.5 else binary > 0
+    cells = _column_cells(ink)
+    h, w = gray.shape
+    bounds = [0] + [(a[1] + b[0]) // 2 for a, b in zip(cells, cells[1:])] + [h]
+    side = max(w, max(b - a for a, b in zip(bounds, bounds[1:])))
+    border = np.concatenate([crop[0], crop[-1], crop[:, 0], crop[:, -1]])
+    fill = np.median(border, axis=0)
+    margin = int(round(0.12 * side))
+    pieces = []
+    for y0, y1 in zip(bounds, bounds[1:]):
+        cols = np.flatnonzero(ink[y0:y1].any(0))
+        x0, x1 = (max(0, cols[0] - margin), min(w, cols[-1] + 1 + margin)) if len(cols) else (0, w)
+        top = (side - (y1 - y0)) // 2
+        piece = np.empty((side, x1 - x0) + crop.shape[2:], crop.dtype)
+        piece[:] = fill
+        piece[top : top + y1 - y0] = crop[y0:y1, x0:x1]
+        pieces.append(piece)
+    return np.ascontiguousarray(np.hstack(pieces))

@@ -7,14 +7,18 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 import numpy as np
+from shapely.geometry import Polygon
 
 from pipeline.config import load_config
 from pipeline.document import Document, Line, Page
-from pipeline.geometry import rectify
+from pipeline.geometry import is_column, median_aspect, rectify, relay_column, turn, unturn_points
 from pipeline.imageio import InputError, load_pages
 from pipeline.registry import build
 
 Source = Any  # a path, bytes, a numpy array or a PIL image
+PAGE_SAMPLE = 12  # lines voting on a page's orientation
+PAGE_MIN_LINES = 3  # fewer lines (e.g. one crop read whole) are left to the orient stage alone
+LINE_ASPECT = 3.0  # median width / height of a page's lines below which the page may lie on its side
 
 
 def source_name(source: Source) -> str:
@@ -31,6 +35,8 @@ class Pipeline:
         threads = config["runtime"]["threads"]
         self.detect = build("detect", config["detect"], threads=threads)
         self.orient = build("orient", config["orient"], threads=threads)
+        self.page_orient = bool(getattr(self.orient, "page", False))
+        self.vertical = bool(getattr(self.orient, "vertical", False))
         self.recognize = build("recognize", config["recognize"], threads=threads)
         self.decode = build("decode", config["decode"], threads=threads, charset=self.recognize.charset)
 
@@ -80,11 +86,17 @@ class Pipeline:
         lines, crops, owners = [], [], []
         for doc, page, image in pages:
             t0 = time.perf_counter()
-            for polygon in self.detect(image):
-                lines.append((page, Line(polygon=polygon)))
+            polygons, page_ms = self.detect(image), 0.0
+            if self.page_orient and len(polygons) >= PAGE_MIN_LINES:
+                page.rotation, image, polygons, page_ms = self._turn_page(image, polygons)
+                doc.timings_ms["orient"] = doc.timings_ms.get("orient", 0.0) + page_ms
+            for polygon in polygons:
                 crops.append(rectify(image, polygon))
+                if page.rotation:
+                    polygon = Polygon(unturn_points(polygon.exterior.coords[:-1], page.rotation, page.width, page.height))
+                lines.append((page, Line(polygon=polygon)))
                 owners.append(doc)
-            doc.timings_ms["detect"] = doc.timings_ms.get("detect", 0.0) + (time.perf_counter() - t0) * 1000
+            doc.timings_ms["detect"] = doc.timings_ms.get("detect", 0.0) + (time.perf_counter() - t0) * 1000 - page_ms
 
         def timed(stage: str, fn, *args):
             t0 = time.perf_counter()
@@ -94,12 +106,15 @@ class Pipeline:
 
         if crops:
             angles = timed("orient", self.orient, crops)
-            crops = [np.ascontiguousarray(np.rot90(c, k=-(a // 90))) if a else c for c, a in zip(crops, angles)]
+            crops = [turn(c, a) for c, a in zip(crops, angles)]
+            vertical = [self.vertical and is_column(c) for c in crops]
+            crops = [relay_column(c) if v else c for c, v in zip(crops, vertical)]
             log_probs = timed("recognize", self.recognize, crops)
             results = timed("decode", self.decode, log_probs)
-            for (page, line), angle, (text, conf) in zip(lines, angles, results):
+            for (page, line), angle, column, (text, conf) in zip(lines, angles, vertical, results):
                 if text.strip():
-                    line.text, line.confidence, line.angle, line.vertical = text, conf, int(angle), angle in (90, 270)
+                    line.text, line.confidence, line.vertical = text, conf, column
+                    line.angle = (page.rotation + int(angle)) % 360
                     page.lines.append(line)
         for doc in docs:
             if not doc.error:
@@ -107,6 +122,38 @@ class Pipeline:
                     doc.timings_ms.setdefault(stage, 0.0)
                 doc.timings_ms["total"] = sum(doc.timings_ms.values())
         return docs
+
+    def _turn_page(self, image: np.ndarray, polygons: list[Polygon]) -> tuple[int, np.ndarray, list[Polygon], float]:
+        """Turn a page upright: (clockwise turn 0/90/180/270, the turned image, its lines, ms spent on orientation,
+        detection on the turned page excluded).
+
+        Lines found on a page lying on its side are bits of lines (median aspect below LINE_ASPECT): the page is
+        then detected again turned 90 degrees and kept so if its lines look more like lines. Then the orient stage
+        votes over the longest lines, each weighted by its length in line heights: upright or upside down."""
+        t0, detect_ms = time.perf_counter(), 0.0
+        base, turned = 0, image
+        if median_aspect(polygons) < LINE_ASPECT:
+            t1 = time.perf_counter()
+            sideways = turn(image, 90)
+            found = self.detect(sideways)
+            detect_ms += (time.perf_counter() - t1) * 1000
+            if median_aspect(found) > median_aspect(polygons):
+                base, turned, polygons = 90, sideways, found
+        crops = [rectify(turned, p) for p in sorted(polygons, key=lambda p: -p.length)[:PAGE_SAMPLE]]
+        votes = {0: 0.0, 180: 0.0}
+        # a line votes upside down if it is read so as it lies, upright if it is read so once turned: the same
+        # evidence either way, whatever margin the stage asks before it turns a line
+        for crop, as_is, flipped in zip(crops, self.orient(crops), self.orient([turn(c, 180) for c in crops])):
+            weight = min(8.0, crop.shape[1] / max(1, crop.shape[0]))
+            votes[180] += weight * (as_is == 180)
+            votes[0] += weight * (flipped == 180)
+        if votes[180] > votes[0]:
+            base = (base + 180) % 360
+            t1 = time.perf_counter()
+            turned = turn(image, base)
+            polygons = self.detect(turned)
+            detect_ms += (time.perf_counter() - t1) * 1000
+        return base, turned, polygons, (time.perf_counter() - t0) * 1000 - detect_ms
 
     @staticmethod
     def _share_time(stage: str, ms: float, owners: list[Document], docs: list[Document]) -> None:

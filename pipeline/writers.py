@@ -56,7 +56,7 @@ def words(line: Line, box: Box) -> Iterator[tuple[str, Box]]:
     start, size = (left, right - left) if horizontal else (top, bottom - top)
     for match in re.finditer(r"\S+", text):
         a, b = offsets[match.start()] / offsets[-1], offsets[match.end()] / offsets[-1]
-        if line.angle == 180:  # upside down: reads right to left in the image
+        if line.angle in (90, 180):  # read right to left (180) or bottom to top (90) in the image
             a, b = 1 - b, 1 - a
         lo, hi = start + math.floor(a * size), start + math.ceil(b * size)
         yield match.group(), ((lo, top, hi, bottom) if horizontal else (left, lo, right, hi))

@@ -93,6 +93,9 @@ class BeamLMDecoder:
     unless best in their frame) bound the search. `hotwords` (strings, any script) gain `hotword_weight` per
     matched LM token. Classes outside `allowed_chars` are removed before the search.
 
+    A line whose every frame is best read as the blank (greedy would read nothing) decodes to "": the LM chooses
+    among what the recognizer saw and never writes text over an empty or non-text crop.
+
     Confidence: exp of the best text's acoustic log-probability (summed over its CTC paths in the beam, LM
     excluded) divided by its length + 1, i.e. a per-character geometric mean, in 0..1 and lower for lines whose
     text the recognizer was unsure of; 0 for an empty text."""
@@ -101,7 +104,7 @@ class BeamLMDecoder:
         self,
         charset: list[str],
         lm: str = "lm/zh_en.arpa",
-        alpha: float = 0.2,
+        alpha: float = 0.3,
         beta: float = 2.0,
         unk_offset: float = -8.8,
         beam_width: int = 16,
@@ -160,7 +163,8 @@ class BeamLMDecoder:
         return [(label_text(text), acoustic + offset, combined) for text, _, _, acoustic, combined in beams]
 
     def _decode(self, lp: np.ndarray) -> tuple[str, float]:
-        if len(lp) == 0:
+        best = lp.argmax(axis=1) if self.columns is None else self.columns[lp[:, self.columns].argmax(axis=1)]
+        if not best.any():  # the blank wins every frame: the recognizer saw no text, the LM must not invent some
             return "", 0.0
         text, acoustic, _ = self._beams(lp, self.beam_width)[0]
         return text, float(min(1.0, np.exp(acoustic / (len(text) + 1)))) if text else 0.0

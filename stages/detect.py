@@ -10,6 +10,7 @@ from shapely.geometry import Polygon
 
 from pipeline.geometry import rotation_matrix
 from pipeline.registry import register
+from pipeline.resources import resolve_path
 
 # Closing (pixels, analysis scale) that joins the dots of dot-matrix or broken print before components are
 # measured; applied only to pages whose components are mostly lower than min_height.
@@ -591,3 +592,129 @@ def _split_at_gaps(start: np.ndarray, end: np.ndarray, min_gap: float, widest_on
         cut[first] = True
     positions = np.flatnonzero(cut) + 1
     return np.split(order, positions)
+
+
+# ------------------------------------------------------------------------------------------------ db
+
+
+def db_boxes(prob: np.ndarray, thresh: float = 0.3, box_thresh: float = 0.6, unclip_ratio: float = 1.5,
+             min_size: float = 3.0, max_candidates: int = 1000) -> list[tuple[np.ndarray, float]]:
+    """DB post-processing: a probability map [H, W] -> (quad 4 x 2 clockwise from top-left, score) pairs.
+
+    Pixels above `thresh` form the shrunk text kernels; each connected region's minimum-area rectangle is scored by
+    the mean probability over the region (kept when >= `box_thresh`), grown back by the DB offset
+    D = area x unclip_ratio / perimeter (shapely buffer with mitred corners) and boxed again. Boxes whose shorter
+    side is below `min_size` (before growing) or `min_size + 2` (after) are dropped; at most `max_candidates`
+    regions, the largest first, are considered.
+    """
+    bitmap = (prob > thresh).astype(np.uint8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(bitmap, connectivity=8, ltype=cv2.CV_32S)
+    if n <= 1:
+        return []
+    scores = np.bincount(labels.ravel(), weights=prob.ravel(), minlength=n) / np.maximum(stats[:, 4], 1)
+    candidates = np.flatnonzero((scores >= box_thresh) & (np.maximum(stats[:, 2], stats[:, 3]) >= min_size))
+    candidates = candidates[candidates > 0]
+    candidates = candidates[np.argsort(-stats[candidates, 4], kind="stable")][:max_candidates]
+    h, w = prob.shape
+    out = []
+    for i in sorted(candidates.tolist()):
+        x, y, bw, bh = stats[i, :4]
+        region = (labels[y:y + bh, x:x + bw] == i).astype(np.uint8)
+        outline = cv2.findContours(region, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)[0]
+        rect = cv2.minAreaRect((np.concatenate(outline).reshape(-1, 2) + (x, y)).astype(np.float32))
+        # pixel centres span one pixel less than the region they cover
+        rect = (rect[0], (rect[1][0] + 1, rect[1][1] + 1), rect[2])
+        if min(rect[1]) < min_size:
+            continue
+        kernel = Polygon(cv2.boxPoints(rect))
+        grown = kernel.buffer(kernel.area * unclip_ratio / kernel.length, join_style="mitre")
+        if grown.is_empty or grown.geom_type != "Polygon":
+            continue
+        rect = cv2.minAreaRect(np.asarray(grown.exterior.coords, np.float32))
+        if min(rect[1]) < min_size + 2:
+            continue
+        out.append((cv2.boxPoints(rect), float(scores[i])))
+    if not out:
+        return []
+    quads = _order_quads(np.stack([q for q, _ in out]))
+    quads[..., 0] = np.clip(quads[..., 0], 0, w)
+    quads[..., 1] = np.clip(quads[..., 1], 0, h)
+    return [(q, score) for q, (_, score) in zip(quads, out)]
+
+
+def _order_quads(quads: np.ndarray) -> np.ndarray:
+    """`order_quad` for many rectangles at once (n x 4 x 2): clockwise on screen, starting at the corner whose
+    outgoing edge points most nearly to the right."""
+    center = quads.mean(axis=1, keepdims=True)
+    angles = np.arctan2(quads[..., 1] - center[..., 1], quads[..., 0] - center[..., 0])
+    quads = np.take_along_axis(quads, np.argsort(angles, axis=1, kind="stable")[..., None], axis=1)
+    edges = np.roll(quads, -1, axis=1) - quads
+    rightness = edges[..., 0] / np.maximum(np.hypot(edges[..., 0], edges[..., 1]), 1e-12)
+    start = np.argmax(rightness, axis=1)
+    index = (np.arange(4)[None, :] + start[:, None]) % 4
+    return np.take_along_axis(quads, index[..., None], axis=1).astype(np.float32)
+
+
+@register("detect", "db")
+class DBDetector:
+    """Learned text-line detection (differentiable binarization, models/dbnet.py) run by onnxruntime.
+
+    The page is resized so that its longer side is at most `max_side` (and its shorter side at least `min_side`),
+    each side rounded to a multiple of 32; the network's probability map is turned into boxes by `db_boxes`
+    (`thresh`, `box_thresh`, `unclip_ratio`, `min_size` in pixels of the resized page), mapped back to the original
+    image and put in reading order (columns left to right, rows top to bottom).
+    """
+
+    def __init__(self, weights: str = "models/weights/db_lite.onnx", max_side: int = 1280, min_side: int = 256,
+                 thresh: float = 0.3, box_thresh: float = 0.6, unclip_ratio: float = 1.5, min_size: float = 3.0,
+                 threads: int = 2) -> None:
+        import onnxruntime as ort
+
+        for name, value, lo, hi in (("thresh", thresh, 0.0, 1.0), ("box_thresh", box_thresh, 0.0, 1.0),
+                                    ("unclip_ratio", unclip_ratio, 0.0, 10.0), ("min_size", min_size, 0.0, 1000.0)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
+                raise ValueError(f"{name}: {value!r} is out of range; allowed [{lo}, {hi}]")
+        for name, value in (("max_side", max_side), ("min_side", min_side)):
+            if isinstance(value, bool) or not isinstance(value, int) or not 32 <= value <= 10_000:
+                raise ValueError(f"{name}: {value!r} is out of range; allowed an integer in [32, 10000]")
+        if min_side > max_side:
+            raise ValueError(f"min_side: {min_side} is larger than max_side ({max_side})")
+        path = resolve_path(weights, "detect.weights")
+        self.max_side, self.min_side = max_side, min_side
+        self.thresh, self.box_thresh, self.unclip_ratio, self.min_size = thresh, box_thresh, unclip_ratio, min_size
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.input = self.session.get_inputs()[0].name
+
+    def _size(self, h: int, w: int) -> tuple[int, int]:
+        """Network input size (h, w): downscaled to max_side, upscaled towards min_side, multiples of 32."""
+        scale = min(1.0, self.max_side / max(h, w))
+        if min(h, w) * scale < self.min_side:
+            scale = min(self.min_side / min(h, w), self.max_side / max(h, w))
+        return (max(32, int(round(h * scale / 32)) * 32), max(32, int(round(w * scale / 32)) * 32))
+
+    def __call__(self, image: np.ndarray) -> list[Polygon]:
+        gray = _check_image(image)  # validates the input; colour is kept when there is some
+        H, W = gray.shape
+        if H < 4 or W < 4:
+            return []
+        if image.ndim == 3 and image.shape[2] >= 3 and image.dtype == np.uint8:
+            bgr = image[..., :3]
+        else:
+            bgr = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
+        h, w = self._size(H, W)
+        x = cv2.resize(bgr, (w, h), interpolation=cv2.INTER_AREA if h < H else cv2.INTER_LINEAR)
+        x = np.ascontiguousarray(x.transpose(2, 0, 1)[None], dtype=np.float32) / 255.0
+        prob = self.session.run(None, {self.input: x})[0][0, 0]
+        found = db_boxes(prob, self.thresh, self.box_thresh, self.unclip_ratio, self.min_size)
+        if not found:
+            return []
+        quads = np.stack([q for q, _ in found]).astype(np.float64)
+        quads[..., 0] = np.clip(quads[..., 0] * W / w, 0, W)
+        quads[..., 1] = np.clip(quads[..., 1] * H / h, 0, H)
+        bounds = np.concatenate([quads.min(axis=1), quads.max(axis=1)], axis=1)
+        line_h = float(np.median(np.minimum(bounds[:, 3] - bounds[:, 1], bounds[:, 2] - bounds[:, 0])))
+        order = _xy_cut_order(bounds, max(1.0, 0.5 * line_h), 5.0 * line_h)
+        return [Polygon(np.round(quads[i], 2).tolist()) for i in order]

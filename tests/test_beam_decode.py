@@ -97,6 +97,14 @@ def test_the_lm_sees_exactly_the_tokens_it_was_built_from(decoder, monkeypatch):
     assert [t for w in words for t in lm_tokens(w)] == lm_tokens(text)
 
 
+def test_no_text_is_invented_where_greedy_reads_nothing(decoder):
+    faint = line([{"中": 0.4}, {"国": 0.4}, {"人": 0.4}])
+    assert GreedyDecoder(CHARSET)([faint])[0][0] == ""
+    assert BeamLMDecoder(CHARSET, beta=4.0)([faint]) == [("", 0.0)]
+    one_seen = line([{"中": 0.4}, "国", {"人": 0.4}])
+    assert BeamLMDecoder(CHARSET, beta=4.0)([one_seen])[0][0] == "中国人"  # with some text seen, the LM fills in
+
+
 def test_allowed_chars_make_other_classes_impossible():
     digits = BeamLMDecoder(CHARSET, allowed_chars="0123456789.")
     lp = line([{"中": 0.9, "1": 0.09}, {"O": 0.9, "0": 0.09}, ".", "5"])

@@ -82,6 +82,12 @@ def test_bad_config_exits_2_with_a_message_naming_the_key(override, message):
     assert message in proc.stderr and proc.stdout == ""
 
 
+@pytest.mark.parametrize("option", [["--batch-size", "4"], ["--address", "10.0.0.1:6379"]])
+def test_ray_options_without_the_ray_engine_are_usage_errors(option):
+    proc = run(str(PAGE), *option)
+    assert proc.returncode == 2 and "apply to --engine ray only" in proc.stderr
+
+
 def test_missing_input_is_named_and_others_still_read(tmp_path):
     proc = run(str(tmp_path / "nope.png"), str(PAGE))
     assert proc.returncode == 1

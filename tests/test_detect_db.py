@@ -1,0 +1,175 @@
+"""The learned DB detector: post-processing on synthetic probability maps, the shipped ONNX model on the committed
+fixture pages (tests/fixtures), config validation and the training targets."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from shapely.geometry import Polygon
+
+from pipeline import registry
+from pipeline.geometry import order_quad
+from pipeline.imageio import load_pages
+from pipeline.registry import ConfigError
+from stages.detect import DBDetector, _order_quads, db_boxes
+
+FIXTURES = Path(__file__).parent / "fixtures"
+WEIGHTS = Path(__file__).resolve().parents[1] / "models" / "weights" / "db_lite.onnx"
+
+
+def bars(shape: tuple[int, int], rects: list[tuple[int, int, int, int]], value: float = 0.9) -> np.ndarray:
+    prob = np.zeros(shape, np.float32)
+    for x0, y0, x1, y1 in rects:
+        prob[y0:y1, x0:x1] = value
+    return prob
+
+
+def iou(a: Polygon, b: Polygon) -> float:
+    return a.intersection(b).area / a.union(b).area
+
+
+@pytest.fixture(scope="module")
+def detector() -> DBDetector:
+    return DBDetector(threads=1)
+
+
+# ------------------------------------------------------------------------------------------ post-processing
+
+
+def test_two_separated_bars_give_two_boxes():
+    found = db_boxes(bars((200, 400), [(20, 40, 380, 50), (20, 120, 200, 130)]))
+    assert len(found) == 2
+    tops = sorted(q[:, 1].min() for q, _ in found)
+    assert tops[0] < 40 and 50 < tops[1] < 120
+    for quad, score in found:
+        assert score == pytest.approx(0.9)
+        assert np.allclose(order_quad(quad), quad)
+
+
+def test_long_line_is_not_split():
+    found = db_boxes(bars((100, 1200), [(10, 45, 1190, 52)]))
+    assert len(found) == 1
+    xs = found[0][0][:, 0]
+    assert xs.min() < 10 and xs.max() > 1190
+
+
+def test_unclip_grows_the_kernel_by_the_db_offset():
+    w, h = 300, 10
+    (kernel, _), = db_boxes(bars((100, 400), [(50, 45, 50 + w, 45 + h)]), unclip_ratio=0.0, min_size=1)
+    (grown, _), = db_boxes(bars((100, 400), [(50, 45, 50 + w, 45 + h)]), unclip_ratio=1.5)
+    d = w * h * 1.5 / (2 * (w + h))  # area x ratio / perimeter
+    assert Polygon(grown).contains(Polygon(kernel))
+    assert np.ptp(grown[:, 1]) == pytest.approx(np.ptp(kernel[:, 1]) + 2 * d, abs=1.5)
+    assert np.ptp(grown[:, 0]) == pytest.approx(np.ptp(kernel[:, 0]) + 2 * d, abs=1.5)
+
+
+def test_weak_and_tiny_regions_are_dropped():
+    prob = bars((100, 300), [(10, 10, 200, 20)], value=0.4) + bars((100, 300), [(10, 60, 12, 62)], value=0.9)
+    assert db_boxes(prob, thresh=0.3, box_thresh=0.6) == []
+    assert len(db_boxes(prob, thresh=0.3, box_thresh=0.35)) == 1
+
+
+def test_rotated_region_gives_a_rotated_quad():
+    prob = np.zeros((300, 300), np.float32)
+    rect = ((150, 150), (200, 12), 20.0)
+    cv2.fillPoly(prob, [np.round(cv2.boxPoints(rect)).astype(np.int32)], 0.9)
+    (quad, _), = db_boxes(prob)
+    top = quad[1] - quad[0]
+    assert np.degrees(np.arctan2(top[1], top[0])) == pytest.approx(20.0, abs=2.0)
+
+
+def test_quads_ordered_like_order_quad():
+    rng = np.random.default_rng(0)
+    rects = [((rng.uniform(50, 150), rng.uniform(50, 150)), (rng.uniform(4, 200), rng.uniform(4, 200)),
+              rng.uniform(-89, 89)) for _ in range(200)]
+    quads = np.stack([cv2.boxPoints(r) for r in rects])
+    ordered = _order_quads(quads[:, ::-1].copy())
+    for quad, got in zip(quads, ordered):
+        assert np.allclose(order_quad(quad), got, atol=1e-4)
+
+
+# ------------------------------------------------------------------------------------------------- config
+
+
+@pytest.mark.parametrize("key,value", [("thresh", 1.5), ("box_thresh", -0.1), ("unclip_ratio", "big"),
+                                       ("max_side", 16), ("min_side", 2.5), ("min_size", True)])
+def test_bad_parameters_are_config_errors(key, value):
+    with pytest.raises(ConfigError, match=rf"{key}"):
+        registry.build("detect", {"type": "db", key: value})
+
+
+def test_unknown_key_and_missing_weights():
+    with pytest.raises(ConfigError, match="detect.unclip: unknown parameter"):
+        registry.build("detect", {"type": "db", "unclip": 2.0})
+    with pytest.raises(ConfigError, match="detect.weights: file not found: nowhere/db.onnx"):
+        registry.build("detect", {"type": "db", "weights": "nowhere/db.onnx"})
+
+
+def test_input_size_limits(detector):
+    assert detector._size(3000, 1000) == (1280, 416)
+    assert detector._size(100, 200) == (256, 512)
+    h, w = detector._size(1234, 567)
+    assert h % 32 == 0 and w % 32 == 0 and max(h, w) <= 1280
+
+
+# ------------------------------------------------------------------------------------------------- model
+
+
+def test_onnx_takes_any_multiple_of_32(detector):
+    for h, w in ((64, 96), (320, 224)):
+        prob = detector.session.run(None, {"image": np.zeros((1, 3, h, w), np.float32)})[0]
+        assert prob.shape == (1, 1, h, w) and 0.0 <= prob.min() and prob.max() <= 1.0
+
+
+def test_fixture_page_lines_found(detector):
+    page = load_pages(FIXTURES / "page_zh_en.png")[0]
+    truth = [Polygon(t["points"]) for t in json.loads((FIXTURES / "page_zh_en.json").read_text())["lines"]]
+    polys = detector(page)
+    matched = [max((iou(p, t) for p in polys), default=0.0) for t in truth]
+    assert sum(m >= 0.5 for m in matched) >= len(truth) - 1, matched
+    assert len(polys) <= len(truth) + 1
+    for p in polys:
+        pts = np.asarray(p.exterior.coords)[:-1]
+        assert len(pts) == 4 and np.allclose(order_quad(pts), pts, atol=1e-3)
+        assert pts[:, 0].min() >= 0 and pts[:, 0].max() <= page.shape[1] and pts[:, 1].max() <= page.shape[0]
+    tops = [min(y for _, y in p.exterior.coords) for p in polys]
+    assert tops == sorted(tops), "one column: reading order is top to bottom"
+
+
+def test_two_columns_read_column_by_column(detector):
+    page = load_pages(FIXTURES / "two_columns.png")[0]
+    lines = json.loads((FIXTURES / "two_columns.json").read_text())["lines"]
+    polys = detector(page)
+    columns = [lines[max(range(len(lines)), key=lambda i: iou(p, Polygon(lines[i]["points"])))]["column"]
+               for p in polys]
+    assert len(polys) >= len(lines) - 1
+    assert columns == sorted(columns), "the left column is read before the right one"
+
+
+def test_gray_and_small_inputs(detector):
+    page = load_pages(FIXTURES / "page_zh_en.png")[0]
+    gray = cv2.cvtColor(page, cv2.COLOR_BGR2GRAY)
+    assert len(detector(gray)) == len(detector(page))
+    assert detector(np.zeros((3, 3, 3), np.uint8)) == []
+    assert detector(np.full((64, 64, 3), 255, np.uint8)) == []
+
+
+# ------------------------------------------------------------------------------------------------ targets
+
+
+def test_training_targets_shrink_and_border():
+    pytest.importorskip("torch")
+    from models.dbnet import THRESH_MAX, THRESH_MIN, db_targets
+
+    quad = np.float32([[20, 20], [220, 20], [220, 50], [20, 50]])
+    prob, mask, thresh, tmask = db_targets((80, 260), [quad, quad + [0, 0]], [False, False])
+    ys, xs = np.nonzero(prob)
+    d = 200 * 30 * (1 - 0.4 ** 2) / 460
+    assert ys.min() == pytest.approx(20 + d, abs=1.5) and xs.max() == pytest.approx(220 - d, abs=1.5)
+    assert thresh.min() >= THRESH_MIN - 1e-6 and thresh.max() <= THRESH_MAX + 1e-6
+    assert thresh[20, 120] == pytest.approx(THRESH_MAX, abs=0.02) and tmask[5, 5] == 0
+    _, mask, _, _ = db_targets((80, 260), [quad], [True])
+    assert mask[35, 120] == 0 and mask[5, 5] == 1

@@ -1,0 +1,75 @@
+"""Orientation on real images: upside-down lines, square characters, vertical columns and sideways pages."""
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from pipeline import Pipeline
+from pipeline.geometry import relay_column, turn, unturn_points
+from tests.fixtures.make_orient_fixtures import CHAR_TEXT, COLUMN_TEXT
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+LINE = cv2.imread(str(FIXTURES / "orient_line.png"))
+COLUMN = cv2.imread(str(FIXTURES / "orient_column.png"))
+CHAR = cv2.imread(str(FIXTURES / "orient_char.png"))
+PAGE = cv2.imread(str(FIXTURES / "page_zh_en.png"))
+
+
+@pytest.fixture(scope="module")
+def reader():
+    """One crop is one line (no detection), greedy decoding."""
+    return Pipeline.from_config("configs/line.yaml", orient={"type": "cnn"}, runtime={"threads": 1})
+
+
+@pytest.fixture(scope="module")
+def ocr():
+    return Pipeline.from_config("configs/fast.yaml", orient={"type": "cnn", "page": True}, runtime={"threads": 1})
+
+
+def test_upside_down_and_sideways_lines_are_turned_back(reader):
+    crops = [LINE, turn(LINE, 180), turn(LINE, 90), turn(LINE, 270)]
+    assert reader.orient(crops) == [0, 180, 270, 90]
+    upright = reader(LINE).pages[0].lines[0]
+    flipped = reader(turn(LINE, 180)).pages[0].lines[0]
+    assert (upright.angle, flipped.angle) == (0, 180)
+    assert flipped.text == upright.text and "20260217" in upright.text
+
+
+def test_a_square_character_is_not_a_column(reader):
+    line = reader(CHAR).pages[0].lines[0]
+    assert (line.text, line.angle, line.vertical) == (CHAR_TEXT, 0, False)
+
+
+def test_a_vertical_column_is_read_top_to_bottom(reader):
+    line = reader(COLUMN).pages[0].lines[0]
+    assert (line.text, line.angle, line.vertical) == (COLUMN_TEXT, 0, True)
+    flipped = reader(turn(COLUMN, 180)).pages[0].lines[0]
+    assert (flipped.text, flipped.angle, flipped.vertical) == (COLUMN_TEXT, 180, True)
+
+
+def test_relay_puts_each_character_of_a_column_in_a_row():
+    row, side = relay_column(COLUMN), COLUMN.shape[1]
+    assert row.shape[0] == side and 0.8 * len(COLUMN_TEXT) * side <= row.shape[1] <= len(COLUMN_TEXT) * side
+
+
+@pytest.mark.parametrize("angle", [90, 180, 270])
+def test_unturn_points_inverts_turn(angle):
+    image = np.zeros((50, 80), np.uint8)
+    image[10, 30] = 255
+    ys, xs = np.nonzero(turn(image, angle))
+    corners = unturn_points([[xs[0], ys[0]], [xs[0] + 1, ys[0] + 1]], angle, 80, 50)
+    assert np.allclose(corners.min(0), [30, 10]) and np.allclose(corners.max(0), [31, 11])
+
+
+def test_a_sideways_page_is_turned_and_mapped_back(ocr):
+    upright = ocr(PAGE).pages[0]
+    sideways = ocr(turn(PAGE, 270)).pages[0]  # needs 90 degrees clockwise to be read
+    assert upright.rotation == 0 and sideways.rotation == 90
+    assert (sideways.width, sideways.height) == (PAGE.shape[0], PAGE.shape[1])
+    assert [l.text for l in sideways.lines] == [l.text for l in upright.lines]
+    for a, b in zip(upright.lines, sideways.lines):
+        assert b.angle == 90
+        # the upright page's box, turned 270 degrees clockwise with the page: (x, y) -> (y, width - x)
+        expected = np.array([[y, PAGE.shape[1] - x] for x, y in a.points])
+        assert np.allclose(np.sort(expected, axis=0), np.sort(np.array(b.points), axis=0), atol=3)

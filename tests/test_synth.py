@@ -1,0 +1,52 @@
+"""Synthetic line rendering (needs the `train` extra and the Debian fonts; skipped without them): every kind of text
+renders at the model height with visible ink, colours keep enough contrast, plate numbers look registered."""
+import random
+import re
+
+import numpy as np
+import pytest
+
+pytest.importorskip("fontTools")
+from models.charset import build_charset  # noqa: E402
+from models.synth import LineRenderer, TextSampler, discover_fonts  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def sampler_renderer():
+    fonts = discover_fonts()
+    if not any(f.cjk for f in fonts):
+        pytest.skip("no CJK fonts installed (see README: Training)")
+    return TextSampler(build_charset()), LineRenderer(fonts)
+
+
+def test_plate_numbers_follow_the_registration_format(sampler_renderer):
+    sampler, _ = sampler_renderer
+    rng = random.Random(0)
+    pattern = re.compile(f"^[{TextSampler.PROVINCES}][A-HJ-NP-Z][A-HJ-NP-Z0-9]{{5,6}}$")
+    assert all(pattern.match(sampler.sample(rng, "plate")) for _ in range(200))
+
+
+def test_colours_keep_text_readable():
+    rng = random.Random(1)
+    pairs = [LineRenderer._colors(rng) for _ in range(5000)]
+    assert all(0 <= bg <= 255 and 0 <= fg <= 255 and abs(bg - fg) >= 45 for bg, fg in pairs)
+    assert sum(fg > bg for bg, fg in pairs) > 1000  # light on dark (signs, plates) is common
+
+
+def test_every_kind_renders_at_model_height_with_ink(sampler_renderer):
+    sampler, renderer = sampler_renderer
+    rng = random.Random(2)
+    for kind in set(TextSampler.KINDS):
+        for _ in range(12):
+            text = sampler.sample(rng, kind)
+            image = renderer.render_plate(text, rng) if kind == "plate" else renderer.render(text, rng)
+            assert image is not None and image.dtype == np.uint8
+            assert image.shape[0] == 32 and image.shape[1] >= 8, (kind, text, image.shape)
+            assert float(image.std()) > 8, (kind, text)  # not blank
+
+
+def test_dot_matrix_keeps_ink_only_on_dots():
+    alpha = np.zeros((96, 300), np.float32)
+    alpha[30:60, 20:280] = 1.0
+    dotted = LineRenderer._dot_matrix(alpha, 32, random.Random(3))
+    assert 0.2 < dotted[30:60, 20:280].mean() < 0.9 and dotted[alpha == 0].max() == 0
