@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-import pyclipper
 import torch
 import torch.nn.functional as F
+from shapely.geometry import Polygon
 from torch import nn
 
 SHRINK_RATIO = 0.4
@@ -90,10 +90,10 @@ class DBNet(nn.Module):
 
 
 def _offset(poly: np.ndarray, distance: float) -> list[np.ndarray]:
-    pco = pyclipper.PyclipperOffset()
-    pco.AddPath([tuple(p) for p in np.round(poly).astype(np.int64).tolist()], pyclipper.JT_MITER,
-                pyclipper.ET_CLOSEDPOLYGON)
-    return [np.asarray(p, np.float32) for p in pco.Execute(distance)]
+    """The polygon grown (distance > 0) or shrunk (< 0) by `distance` with mitred corners: its outlines, if any."""
+    grown = Polygon(np.round(poly)).buffer(distance, join_style="mitre")
+    parts = getattr(grown, "geoms", [grown])
+    return [np.asarray(g.exterior.coords[:-1], np.float32) for g in parts if not g.is_empty]
 
 
 def _segment_distance(xs: np.ndarray, ys: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
