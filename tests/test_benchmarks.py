@@ -38,10 +38,12 @@ def _held_out_faces():
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
+    from models.synth import CORPORA
+
     needs = ("selenium", "fontTools")
     if not (shutil.which("chromedriver") and all(importlib.util.find_spec(m) for m in needs)
-            and all(Path(p).is_file() for p in FONTS)):
-        pytest.skip("needs chromedriver, selenium, fontTools and the held-out fonts")
+            and all(Path(p).is_file() for p in FONTS) and CORPORA.is_dir()):
+        pytest.skip("needs chromedriver, selenium, fontTools, the held-out fonts and ../shared/data/corpora")
     from benchmarks.build_suites import CHARSET, Browser, Scenes, build_scenario
     from models.charset import load_charset
     from models.synth import TextSampler
