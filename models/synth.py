@@ -136,6 +136,8 @@ class TextSampler:
         self.zh = [self._clean(r) for r in zh]
         self.zh = [r for r in self.zh if len(r) >= 2]
         self.en_words = [w for r in en for w in self._clean(r).split(" ") if w]
+        if not self.zh or not self.en_words:
+            raise FileNotFoundError(f"TextSampler: no Chinese and English corpus text (zh_*.txt, en_*.txt) in {corpora}")
 
     def frequent_chars(self, n: int) -> list[str]:
         """The n most frequent characters of the corpora (all of ASCII's letters and digits included)."""

@@ -8,11 +8,13 @@ import pytest
 
 pytest.importorskip("fontTools")
 from models.charset import build_charset  # noqa: E402
-from models.synth import LineRenderer, TextSampler, discover_fonts  # noqa: E402
+from models.synth import CORPORA, LineRenderer, TextSampler, discover_fonts  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def sampler_renderer():
+    if not CORPORA.is_dir():
+        pytest.skip(f"no corpora at {CORPORA}")
     fonts = discover_fonts()
     if not any(f.cjk for f in fonts):
         pytest.skip("no CJK fonts installed (see README: Training)")
