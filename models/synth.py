@@ -330,8 +330,8 @@ class LineRenderer:
             t = rng.randint(1, 2)
             cv2.rectangle(img, (t, t), (width - 1 - t, height - 1 - t), fg, t)
         img = img.astype(np.uint8)
-        m = lambda: int(rng.uniform(-0.05, 0.3) * margin)  # noqa: E731
-        img = img[max(0, m()) : height - max(0, m()), max(0, m()) : width - max(0, m())]
+        top, bottom, left, right = (max(0, int(rng.uniform(-0.05, 0.3) * margin)) for _ in range(4))
+        img = img[top : height - bottom, left : width - right]
         return self._to_height(self._degrade(img, rng, bg), 1.0)
 
     def _to_height(self, img: np.ndarray, stretch: float) -> np.ndarray:
