@@ -8,7 +8,6 @@ anything is written.
 """
 from __future__ import annotations
 
-import argparse
 import datetime
 import json
 from pathlib import Path
@@ -17,6 +16,7 @@ import numpy as np
 import torch
 
 from models.dbnet import SHRINK_RATIO, DBNet
+from models.export_onnx import export_command
 from models.synth import discover_fonts
 
 
@@ -76,13 +76,7 @@ def export(checkpoint: Path, out: Path, metrics: dict | None = None) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("checkpoint", type=Path)
-    ap.add_argument("out", type=Path)
-    ap.add_argument("--metrics", type=Path, help="JSON of measured metrics to record in the model card")
-    args = ap.parse_args()
-    torch.set_num_threads(1)
-    export(args.checkpoint, args.out, json.loads(args.metrics.read_text()) if args.metrics else None)
+    export_command(export, __doc__)
 
 
 if __name__ == "__main__":

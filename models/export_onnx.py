@@ -11,6 +11,7 @@ import argparse
 import datetime
 import json
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -81,14 +82,19 @@ def export(checkpoint: Path, out: Path, metrics: dict | None = None) -> None:
     out.with_suffix(".card.json").write_text(json.dumps(card, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def export_command(export_fn: Callable[[Path, Path, dict | None], None], doc: str) -> None:
+    """The command line of an exporter: CHECKPOINT OUT [--metrics M.json] (metrics go into the model card)."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("checkpoint", type=Path)
     ap.add_argument("out", type=Path)
     ap.add_argument("--metrics", type=Path, help="JSON of measured metrics to record in the model card")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    export(args.checkpoint, args.out, json.loads(args.metrics.read_text()) if args.metrics else None)
+    export_fn(args.checkpoint, args.out, json.loads(args.metrics.read_text()) if args.metrics else None)
+
+
+def main() -> None:
+    export_command(export, __doc__)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Locating files named in a config (weights, charsets, language models)."""
+"""Locating files named in a config (weights, charsets, language models) and opening ONNX weights."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,3 +13,14 @@ def resolve_path(value: str | Path, key: str) -> Path:
         if candidate.is_file():
             return candidate
     raise FileNotFoundError(f"{key}: file not found: {value}")
+
+
+def onnx_session(path: Path, threads: int):
+    """An onnxruntime CPU session for a stage: `threads` intra-op threads, one inter-op thread (pinned, so that
+    stages and processes sharing a machine do not fight over its cores)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])

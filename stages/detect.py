@@ -10,7 +10,7 @@ from shapely.geometry import Polygon
 
 from pipeline.geometry import rotation_matrix
 from pipeline.registry import register
-from pipeline.resources import resolve_path
+from pipeline.resources import onnx_session, resolve_path
 
 # Closing (pixels, analysis scale) that joins the dots of dot-matrix or broken print before components are
 # measured; applied only to pages whose components are mostly lower than min_height.
@@ -668,8 +668,6 @@ class DBDetector:
     def __init__(self, weights: str = "models/weights/db_lite.onnx", max_side: int = 1280, min_side: int = 256,
                  thresh: float = 0.3, box_thresh: float = 0.6, unclip_ratio: float = 1.5, min_size: float = 3.0,
                  threads: int = 2) -> None:
-        import onnxruntime as ort
-
         for name, value, lo, hi in (("thresh", thresh, 0.0, 1.0), ("box_thresh", box_thresh, 0.0, 1.0),
                                     ("unclip_ratio", unclip_ratio, 0.0, 10.0), ("min_size", min_size, 0.0, 1000.0)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
@@ -682,10 +680,7 @@ class DBDetector:
         path = resolve_path(weights, "detect.weights")
         self.max_side, self.min_side = max_side, min_side
         self.thresh, self.box_thresh, self.unclip_ratio, self.min_size = thresh, box_thresh, unclip_ratio, min_size
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.session = onnx_session(path, threads)
         self.input = self.session.get_inputs()[0].name
 
     def _size(self, h: int, w: int) -> tuple[int, int]:

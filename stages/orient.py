@@ -13,7 +13,7 @@ import numpy as np
 
 from pipeline.geometry import COLUMN_RATIO
 from pipeline.registry import register
-from pipeline.resources import resolve_path
+from pipeline.resources import onnx_session, resolve_path
 
 ANGLES = (0, 90, 180, 270)
 HEIGHT, WIDTH = 32, 128  # classifier input: gray, text height 32, a window of 128 columns
@@ -69,8 +69,6 @@ class CNNOrientation:
 
     def __init__(self, weights: str = "models/weights/orient.onnx", page: bool = True, vertical: bool = True,
                  margin: float = 6.0, batch_size: int = 64, threads: int = 2) -> None:
-        import onnxruntime as ort
-
         for key, value in (("page", page), ("vertical", vertical)):
             if not isinstance(value, bool):
                 raise ValueError(f"orient.{key}: expected true or false, got {value!r}")
@@ -79,11 +77,8 @@ class CNNOrientation:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"orient.batch_size: {batch_size!r} must be an integer >= 1")
         self.page, self.vertical, self.margin, self.batch_size = page, vertical, float(margin), batch_size
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
         path = resolve_path(weights, "orient.weights")
-        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.session = onnx_session(path, threads)
 
     def __call__(self, crops: list[np.ndarray]) -> list[int]:
         prepared = [to_windows(c) for c in crops]

@@ -8,7 +8,7 @@ import numpy as np
 
 from models.charset import load_charset
 from pipeline.registry import register
-from pipeline.resources import resolve_path
+from pipeline.resources import onnx_session, resolve_path
 
 HEIGHT = 32
 STRIDE = 4  # input pixels per output frame
@@ -76,8 +76,6 @@ class CRNNRecognizer:
         batch_size: int = 16,
         threads: int = 2,
     ) -> None:
-        import onnxruntime as ort
-
         path = resolve_path(weights, "recognize.weights")
         charset_path = resolve_path(charset, "recognize.charset") if charset else path.with_suffix(".charset.json")
         if not charset_path.exists():
@@ -90,10 +88,7 @@ class CRNNRecognizer:
             raise ValueError(f"recognize.batch_size: {batch_size} must be >= 1")
         self.charset = load_charset(charset_path)
         self.max_width, self.overlap, self.batch_size = max_width, overlap, batch_size
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.session = onnx_session(path, threads)
         classes = self.session.get_outputs()[0].shape[-1]
         if isinstance(classes, int) and classes != len(self.charset) + 1:
             raise ValueError(f"recognize.charset: {charset_path} has {len(self.charset)} characters but the model "
