@@ -1,6 +1,6 @@
 """Detection speed: median milliseconds per page of the configured detector on SROIE receipts, and peak memory.
 
-    python benchmarks/bench_detect.py [--config configs/db.yaml] [--set KEY=VALUE]... [--pages 24] [--manifest M]
+    python benchmarks/bench_detect.py [--config configs/default.yaml] [--set KEY=VALUE]... [--pages 24] [--manifest M]
 
 Only the detect stage is built and timed (each image is decoded before its timing; the first page warms up and
 is not counted); onnxruntime and OpenCV use `runtime.threads` threads. Prints one JSON object.
@@ -30,7 +30,7 @@ DATA = ROOT.parent / "shared" / "data"
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--config", default="configs/db.yaml")
+    ap.add_argument("--config", default="configs/default.yaml")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--manifest", type=Path, default=DATA / "sroie_dev" / "manifest.jsonl")
     ap.add_argument("--pages", type=int, default=24)

@@ -54,7 +54,7 @@ def arpa_unigrams(path: Path) -> tuple[str, ...]:
 
 class ChunkLM(AbstractLanguageModel):
     """Scores each pyctcdecode word (a chunk) as its LM tokens, in natural-log units:
-    alpha * (ln P_LM + unk_offset per unknown English word) + beta per token + hotword_weight per token of a
+    alpha * (ln P_LM + unk_offset per unknown English word) + beta per character + hotword_weight per token of a
     hotword match (a match in progress is credited as it grows and taken back if it breaks off or the line ends).
     <unk> stands for every unknown word at once, so `unk_offset` shares its probability out among them; hotword
     tokens count as known. A partial chunk whose trailing letters begin no known word is charged what an unknown
@@ -117,7 +117,9 @@ class ChunkLM(AbstractLanguageModel):
                 done, active = self._advance(done, active, tok)
         new = ChunkState(state, done, active)
         hot = self._hot_bonus(done, active, is_last_word) - self._hot_bonus(*prev_state[1:], False)
-        return self.alpha * (LN10 * log10p + self.unk_offset * unknown) + self.beta * len(tokens) + hot, new
+        chars = sum(len(tok) if english_word(tok) else 1 for tok in tokens)  # per character, not per token: the
+        # bonus must not favour reading a word as several tokens ("T0TAL": t, <digit>, tal) over one ("TOTAL")
+        return self.alpha * (LN10 * log10p + self.unk_offset * unknown) + self.beta * chars + hot, new
 
     def _advance(self, done: int, active: Matches, tok: str) -> tuple[int, Matches]:
         grown = []

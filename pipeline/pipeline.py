@@ -11,7 +11,7 @@ from shapely.geometry import Polygon
 
 from pipeline.config import load_config
 from pipeline.document import Document, Line, Page
-from pipeline.geometry import is_column, median_aspect, rectify, relay_column, turn, unturn_points
+from pipeline.geometry import is_column, median_aspect, order_quad, rectify, relay_column, turn, unturn_points
 from pipeline.imageio import InputError, load_pages
 from pipeline.registry import build
 
@@ -128,8 +128,11 @@ class Pipeline:
         detection on the turned page excluded).
 
         Lines found on a page lying on its side are bits of lines (median aspect below LINE_ASPECT): the page is
-        then detected again turned 90 degrees and kept so if its lines look more like lines. Then the orient stage
-        votes over the longest lines, each weighted by its length in line heights: upright or upside down."""
+        then detected again turned 90 degrees and kept so if its lines look more like lines, unless they are
+        vertical columns: when the orient stage finds most of them, cut from the page as it lies, upright columns
+        rather than lines on their side, the page stays as it is and those columns are its lines, right to left.
+        Then the orient stage votes over the longest lines, each weighted by its length in line heights: upright or
+        upside down."""
         t0, detect_ms = time.perf_counter(), 0.0
         base, turned = 0, image
         if median_aspect(polygons) < LINE_ASPECT:
@@ -138,6 +141,11 @@ class Pipeline:
             found = self.detect(sideways)
             detect_ms += (time.perf_counter() - t1) * 1000
             if median_aspect(found) > median_aspect(polygons):
+                h, w = image.shape[:2]
+                columns = [Polygon(order_quad(unturn_points(p.exterior.coords[:-1], 90, w, h))) for p in found]
+                if self.vertical and self._upright_columns(image, columns):
+                    columns.sort(key=lambda p: -p.bounds[2])
+                    return 0, image, columns, (time.perf_counter() - t0) * 1000 - detect_ms
                 base, turned, polygons = 90, sideways, found
         crops = [rectify(turned, p) for p in sorted(polygons, key=lambda p: -p.length)[:PAGE_SAMPLE]]
         votes = {0: 0.0, 180: 0.0}
@@ -154,6 +162,15 @@ class Pipeline:
             polygons = self.detect(turned)
             detect_ms += (time.perf_counter() - t1) * 1000
         return base, turned, polygons, (time.perf_counter() - t0) * 1000 - detect_ms
+
+    def _upright_columns(self, image: np.ndarray, polygons: list[Polygon]) -> bool:
+        """Whether the longest of these tall regions are mostly (by length) vertical columns of upright characters
+        (the orient stage reads them at 0 or 180 degrees) rather than lines lying on their side (90 or 270)."""
+        crops = [rectify(image, p) for p in sorted(polygons, key=lambda p: -p.length)[:PAGE_SAMPLE]]
+        votes = {True: 0.0, False: 0.0}
+        for crop, angle in zip(crops, self.orient(crops)):
+            votes[angle in (0, 180)] += min(8.0, crop.shape[0] / max(1, crop.shape[1]))
+        return votes[True] > votes[False]
 
     @staticmethod
     def _share_time(stage: str, ms: float, owners: list[Document], docs: list[Document]) -> None:

@@ -662,14 +662,18 @@ class DBDetector:
     The page is resized so that its longer side is at most `max_side` (and its shorter side at least `min_side`),
     each side rounded to a multiple of 32; the network's probability map is turned into boxes by `db_boxes`
     (`thresh`, `box_thresh`, `unclip_ratio`, `min_size` in pixels of the resized page), mapped back to the original
-    image and put in reading order (columns left to right, rows top to bottom).
+    image and put in reading order (columns left to right, rows top to bottom). Small text (screenshots): when the
+    median box found is under `text_height` pixels high in the network's input, the page is detected again enlarged
+    so that it reaches `text_height` (never past `max_side`; only when that enlarges it 1.2 times or more); 0 turns
+    this off.
     """
 
     def __init__(self, weights: str = "models/weights/db_lite.onnx", max_side: int = 1280, min_side: int = 256,
                  thresh: float = 0.3, box_thresh: float = 0.6, unclip_ratio: float = 1.5, min_size: float = 3.0,
-                 threads: int = 2) -> None:
+                 text_height: float = 24.0, threads: int = 2) -> None:
         for name, value, lo, hi in (("thresh", thresh, 0.0, 1.0), ("box_thresh", box_thresh, 0.0, 1.0),
-                                    ("unclip_ratio", unclip_ratio, 0.0, 10.0), ("min_size", min_size, 0.0, 1000.0)):
+                                    ("unclip_ratio", unclip_ratio, 0.0, 10.0), ("min_size", min_size, 0.0, 1000.0),
+                                    ("text_height", text_height, 0.0, 1000.0)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
                 raise ValueError(f"{name}: {value!r} is out of range; allowed [{lo}, {hi}]")
         for name, value in (("max_side", max_side), ("min_side", min_side)):
@@ -680,15 +684,30 @@ class DBDetector:
         path = resolve_path(weights, "detect.weights")
         self.max_side, self.min_side = max_side, min_side
         self.thresh, self.box_thresh, self.unclip_ratio, self.min_size = thresh, box_thresh, unclip_ratio, min_size
+        self.text_height = float(text_height)
         self.session = onnx_session(path, threads)
         self.input = self.session.get_inputs()[0].name
 
-    def _size(self, h: int, w: int) -> tuple[int, int]:
-        """Network input size (h, w): downscaled to max_side, upscaled towards min_side, multiples of 32."""
+    def _scale(self, h: int, w: int) -> float:
+        """The page's resize factor: down to max_side, up towards min_side."""
         scale = min(1.0, self.max_side / max(h, w))
         if min(h, w) * scale < self.min_side:
             scale = min(self.min_side / min(h, w), self.max_side / max(h, w))
+        return scale
+
+    @staticmethod
+    def _size(h: int, w: int, scale: float) -> tuple[int, int]:
+        """Network input size (h, w) for a resize factor: multiples of 32."""
         return (max(32, int(round(h * scale / 32)) * 32), max(32, int(round(w * scale / 32)) * 32))
+
+    def _boxes(self, bgr: np.ndarray, scale: float) -> tuple[list[tuple[np.ndarray, float]], int, int]:
+        """(db_boxes of the page resized by `scale`, network input h, w)."""
+        H, W = bgr.shape[:2]
+        h, w = self._size(H, W, scale)
+        x = cv2.resize(bgr, (w, h), interpolation=cv2.INTER_AREA if h < H else cv2.INTER_LINEAR)
+        x = np.ascontiguousarray(x.transpose(2, 0, 1)[None], dtype=np.float32) / 255.0
+        prob = self.session.run(None, {self.input: x})[0][0, 0]
+        return db_boxes(prob, self.thresh, self.box_thresh, self.unclip_ratio, self.min_size), h, w
 
     def __call__(self, image: np.ndarray) -> list[Polygon]:
         gray = _check_image(image)  # validates the input; colour is kept when there is some
@@ -699,11 +718,13 @@ class DBDetector:
             bgr = image[..., :3]
         else:
             bgr = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
-        h, w = self._size(H, W)
-        x = cv2.resize(bgr, (w, h), interpolation=cv2.INTER_AREA if h < H else cv2.INTER_LINEAR)
-        x = np.ascontiguousarray(x.transpose(2, 0, 1)[None], dtype=np.float32) / 255.0
-        prob = self.session.run(None, {self.input: x})[0][0, 0]
-        found = db_boxes(prob, self.thresh, self.box_thresh, self.unclip_ratio, self.min_size)
+        scale = self._scale(H, W)
+        found, h, w = self._boxes(bgr, scale)
+        if found and self.text_height:
+            text = float(np.median([min(np.linalg.norm(q[1] - q[0]), np.linalg.norm(q[3] - q[0])) for q, _ in found]))
+            larger = min(scale * self.text_height / max(text, 1.0), self.max_side / max(H, W))
+            if text < self.text_height and larger > 1.2 * scale:
+                found, h, w = self._boxes(bgr, larger)
         if not found:
             return []
         quads = np.stack([q for q, _ in found]).astype(np.float64)

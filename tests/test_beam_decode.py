@@ -53,13 +53,20 @@ def test_clean_lines_read_as_written_with_their_spaces(decoder, text):
 @pytest.mark.parametrize("steps,greedy,fixed", [
     (["中", "华", "人", {"民": 0.4, "尼": 0.55}, "共", "和", "国"], "中华人尼共和国", "中华人民共和国"),
     (list("The qui") + [{"c": 0.4, "e": 0.55}] + list("k brown fox"), "The quiek brown fox", "The quick brown fox"),
-    (list("我们今天") + [{"去": 0.4, "云": 0.55}] + list("公园"), "我们今天云公园", "我们今天去公园"),
+    (list("我们今天") + [{"去": 0.45, "云": 0.5}] + list("公园"), "我们今天云公园", "我们今天去公园"),
     (list("TOTAL ") + [{"0": 0.4, "O": 0.55}, "9"], "TOTAL O9", "TOTAL 09"),
 ])
 def test_the_lm_fixes_a_similar_character_that_greedy_misreads(decoder, steps, greedy, fixed):
     lp = line(steps)
     assert GreedyDecoder(CHARSET)([lp])[0][0] == greedy
     assert decoder([lp])[0][0] == fixed
+
+
+@pytest.mark.parametrize("beta", [1.0, 3.0])
+def test_the_bonus_does_not_favour_a_digit_inside_a_word(beta):
+    """The bonus is per character: "T0TAL" (tokens t, <digit>, tal) earns no more of it than "TOTAL" (one word)."""
+    lp = line(["T", {"O": 0.55, "0": 0.4}, "T", "A", "L"])
+    assert BeamLMDecoder(CHARSET, beta=beta)([lp])[0][0] == "TOTAL"
 
 
 def test_the_lm_sees_exactly_the_tokens_it_was_built_from(decoder, monkeypatch):

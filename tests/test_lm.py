@@ -186,3 +186,15 @@ def test_shipped_lm_fits_its_card():
         header = [next(f) for _ in range(card["order"] + 1)]
     assert [int(line.split("=")[1]) for line in header[1:]] == card["ngrams"]
     assert 4 <= card["order"] <= 6
+
+
+def test_tuning_prefers_settings_never_worse_than_greedy_on_any_kind():
+    from lm.tune import rank
+
+    greedy = {"cer": 0.20, "zh": 0.18, "random": 0.70}
+    helps_all = {"cer": 0.19, "zh": 0.17, "random": 0.70}
+    better_overall = {"cer": 0.17, "zh": 0.12, "random": 0.75}  # lower CER, but worse on random characters
+    worse_still = {"cer": 0.16, "zh": 0.10, "random": 0.80}
+    kinds = ["zh", "random"]
+    ranked = sorted([worse_still, better_overall, helps_all], key=lambda r: rank(r, greedy, kinds))
+    assert ranked == [helps_all, better_overall, worse_still]

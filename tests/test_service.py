@@ -172,7 +172,7 @@ BAD_INPUTS = {
                             400, "invalid_option"),
     "unknown stage type": (dict(json={"image_base64": b64(PAGE), "options": {"detect.type": "magic"}}),
                            400, "invalid_option"),
-    "bad option value": (dict(json={"image_base64": b64(PAGE), "options": {"detect.min_height": "tall"}}),
+    "bad option value": (dict(json={"image_base64": b64(PAGE), "options": {"detect.thresh": 1.5}}),
                          400, "invalid_option"),
     "char outside charset": (dict(json={"image_base64": b64(PAGE), "options": {"decode.allowed_chars": "\x07"}}),
                              400, "invalid_option"),
