@@ -6,22 +6,16 @@ random multiple of 90 degrees; the label is the clockwise turn that makes them r
 """
 from __future__ import annotations
 
-import functools
 import random
 
 import cv2
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 from models.synth import LineRenderer, TextSampler
 
 KINDS = {"line": 0.34, "short": 0.14, "char": 0.12, "column": 0.24, "block": 0.08, "scene": 0.08}
 TURNS = {0: 0.4, 180: 0.3, 90: 0.15, 270: 0.15}  # clockwise turn applied to the upright crop
-
-
-@functools.lru_cache(maxsize=48)
-def _font(path: str, index: int, size: int) -> ImageFont.FreeTypeFont:
-    return ImageFont.truetype(path, size, index=index)
 
 
 def hanzi_text(sampler: TextSampler, rng: random.Random, lo: int, hi: int) -> str:
@@ -35,12 +29,10 @@ def hanzi_text(sampler: TextSampler, rng: random.Random, lo: int, hi: int) -> st
 
 def render_column(renderer: LineRenderer, text: str, rng: random.Random, clean: bool = False) -> np.ndarray | None:
     """A vertical column: characters upright, top to bottom, one per cell of about the font size."""
-    faces = renderer.fonts_for(text)
-    if not faces:
+    picked = renderer.pick_font(text, rng, clean)
+    if picked is None:
         return None
-    face = rng.choice(faces)
-    size = 32 if clean else rng.randint(22, 44)
-    font = _font(face.path, face.index, size)
+    size, font, _ = picked
     pitch = size * (1.05 if clean else rng.uniform(0.95, 1.5))
     bg, fg = (255, 0) if clean else renderer._colors(rng)
     canvas = Image.new("L", (size * 3, int(pitch * len(text) + 2 * size)), color=bg)

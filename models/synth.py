@@ -227,16 +227,25 @@ class LineRenderer:
         needed = set(text) - {" "}
         return [f for f in self.fonts if needed <= f.chars]
 
-    def render(self, text: str, rng: random.Random, clean: bool = False) -> np.ndarray | None:
-        """The line in a random covering font; unless `clean`, with the look of real crops: light-on-dark and
-        low-contrast colours, bold, letter spacing, handwriting-like jitter, clutter and neighbouring lines in the
-        background, dot-matrix or faded thermal print, tight crops, condensed or expanded shapes."""
+    def pick_font(
+        self, text: str, rng: random.Random, clean: bool = False
+    ) -> tuple[int, ImageFont.FreeTypeFont, FontFace] | None:
+        """(size, font, face): a random font covering the text, 22-44 px (32 when `clean`); None when none covers it."""
         candidates = self.fonts_for(text)
         if not candidates:
             return None
         face = rng.choice(candidates)
         size = 32 if clean else rng.randint(22, 44)
-        font = _pil_font(face.path, face.index, size)
+        return size, _pil_font(face.path, face.index, size), face
+
+    def render(self, text: str, rng: random.Random, clean: bool = False) -> np.ndarray | None:
+        """The line in a random covering font; unless `clean`, with the look of real crops: light-on-dark and
+        low-contrast colours, bold, letter spacing, handwriting-like jitter, clutter and neighbouring lines in the
+        background, dot-matrix or faded thermal print, tight crops, condensed or expanded shapes."""
+        picked = self.pick_font(text, rng, clean)
+        if picked is None:
+            return None
+        size, font, face = picked
         bg, fg = (255, 0) if clean else self._colors(rng)
 
         def chance(p: float) -> bool:
