@@ -109,8 +109,11 @@ def part_pages(ocr: Pipeline) -> dict:
 
 
 def cer(ocr: Pipeline, crops: list[np.ndarray], texts: list[str]) -> float:
-    results = ocr.decode(ocr.recognize(crops))
-    errors = sum(edit_distance(normalize_text(t), normalize_text(r[0])) for t, r in zip(texts, results))
+    return text_cer([r[0] for r in ocr.decode(ocr.recognize(crops))], texts)
+
+
+def text_cer(read: list[str], texts: list[str]) -> float:
+    errors = sum(edit_distance(normalize_text(t), normalize_text(r)) for t, r in zip(texts, read))
     return errors / sum(len(normalize_text(t)) for t in texts)
 
 
@@ -126,24 +129,19 @@ def part_vertical(ocr: Pipeline, n: int) -> dict:
                 texts.append(text)
                 vertical.append(col)
                 horizontal.append(row)
-        angles = ocr.orient(vertical)
-        readable = [turn(c, a) for c, a in zip(vertical, angles)]
-        read_as = [relay_column(c) if is_column(c) else c for c in readable]
+        read = ocr.read_crops(vertical)
         out["clean" if clean else "degraded"] = {
             "n": n, "cer_horizontal": round(cer(ocr, horizontal, texts), 4),
-            "cer_vertical": round(cer(ocr, read_as, texts), 4),
+            "cer_vertical": round(text_cer([r[0] for r in read], texts), 4),
             "cer_vertical_relay_only": round(cer(ocr, [relay_column(c) for c in vertical], texts), 4),
-            "columns_found": round(sum(a == 0 and is_column(c) for a, c in zip(angles, readable)) / n, 4)}
+            "columns_found": round(sum(angle == 0 and column for _, _, angle, column in read) / n, 4)}
     manifest = DATA / "zh_rects_sample" / "crops" / "manifest.jsonl"
     rows = [json.loads(line) for line in manifest.read_text(encoding="utf-8").splitlines()]
     rects = []
     for r in rows:
         crop = cv2.imread(str(manifest.parent / r["image"]))
-        if is_column(crop):  # as the Pipeline reads a crop (detect.type=whole)
-            angle = ocr.orient([crop])[0]
-            readable = turn(crop, angle)
-            column = ocr.vertical and is_column(readable)
-            text = ocr.decode(ocr.recognize([relay_column(readable) if column else readable]))[0][0]
+        if is_column(crop):
+            text, _, angle, column = ocr.read_crops([crop])[0]
             rects.append({"image": r["image"], "truth": r["text"], "read": text, "angle": angle, "vertical": column})
     out["zh_rects_vertical"] = rects
     return out

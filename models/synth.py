@@ -9,6 +9,7 @@ import collections
 import functools
 import glob
 import hashlib
+import math
 import random
 import string
 from dataclasses import dataclass
@@ -278,7 +279,7 @@ class LineRenderer:
         back = Image.new("L", (width, height), color=bg)
         if chance(0.15):
             self._clutter(ImageDraw.Draw(back), width, height, bg, fg, rng)
-        if chance(0.12):  # parts of the lines above and below, as in tight page layouts
+        if chance(0.2):  # parts of the lines above and below, as in tight page layouts
             gap = rng.uniform(1.05, 1.35) * ink_h
             for dy in rng.sample([-gap, gap], rng.randint(1, 2)):
                 other = "".join(rng.sample(text, len(text)))
@@ -289,6 +290,8 @@ class LineRenderer:
             shade = np.roll(alpha, (d, d), (0, 1)) * 0.6
             base = base * (1 - shade) + (bg + fg) / 2 * shade
         img = np.clip(base * (1 - alpha) + fg * alpha, 0, 255).astype(np.uint8)
+        if chance(0.15):  # a slanted line cut out by its upright box, as on photographed receipts
+            img, (top, bottom, left, right) = self._slant(img, (top, bottom, left, right), ink_h, bg, rng)
         if clean:
             m = int(0.15 * ink_h)
             y0, y1, x0, x1 = top - m, bottom + m, left - m, right + m
@@ -391,6 +394,21 @@ class LineRenderer:
                 draw.ellipse((x0, y0, x1, y1), outline=shade, width=rng.randint(1, 4))
             else:
                 draw.line((x0, y0, x1, y1), fill=shade, width=rng.randint(1, 3))
+
+    @staticmethod
+    def _slant(img: np.ndarray, box: tuple[int, int, int, int], ink_h: float, bg: int,
+               rng: random.Random) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+        """The canvas turned by a small angle about the line's centre (at most what keeps the line's upright box
+        within three ink heights), and that box: (top, bottom, left, right)."""
+        top, bottom, left, right = box
+        limit = min(math.radians(6.0), math.atan(2.0 * ink_h / max(right - left, 1)))
+        angle = math.degrees(rng.uniform(0.3, 1.0) * limit) * rng.choice([-1, 1])
+        centre = ((left + right) / 2, (top + bottom) / 2)
+        m = cv2.getRotationMatrix2D(centre, angle, 1.0)
+        img = cv2.warpAffine(img, m, (img.shape[1], img.shape[0]), flags=cv2.INTER_LINEAR, borderValue=bg)
+        corners = np.float32([[left, top, 1], [right, top, 1], [right, bottom, 1], [left, bottom, 1]]) @ m.T
+        (x0, y0), (x1, y1) = corners.min(0), corners.max(0)
+        return img, (max(0, int(y0)), min(img.shape[0], int(math.ceil(y1))), max(0, int(x0)), min(img.shape[1], int(math.ceil(x1))))
 
     def _degrade(self, img: np.ndarray, rng: random.Random, bg: int) -> np.ndarray:
         h, w = img.shape

@@ -144,15 +144,37 @@ def is_column(crop: np.ndarray) -> bool:
     return crop.shape[0] >= COLUMN_RATIO * crop.shape[1]
 
 
-def _column_cells(ink: np.ndarray) -> list[tuple[int, int]]:
+def may_be_one_character(column: np.ndarray) -> bool:
+    """Whether a tall crop's ink is one piece under 2.5 characters tall: one tall letter (B in condensed receipt
+    print) or a few touching characters of a column; only reading it both ways tells which."""
+    ink = _ink(column)
+    cells = _column_cells(ink, split=False)
+    return len(cells) == 1 and cells[0][1] - cells[0][0] < 2.5 * _character_size(ink)
+
+
+def _ink(crop: np.ndarray) -> np.ndarray:
+    """The crop's ink mask (Otsu; the minority side is ink, so light text on dark works too)."""
+    gray = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY) if crop.ndim == 3 else crop
+    _, binary = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    return binary == 0 if (binary == 0).mean() < 0.5 else binary > 0
+
+
+def _character_size(ink: np.ndarray) -> float:
+    """A column's character size: its ink's width, within 0.6 to 1 times the crop's."""
+    w = ink.shape[1]
+    cols = np.flatnonzero(ink.any(0))
+    return float(np.clip(cols[-1] + 1 - cols[0] if len(cols) else w, 0.6 * w, w))
+
+
+def _column_cells(ink: np.ndarray, split: bool = True) -> list[tuple[int, int]]:
     """Row spans (y0, y1) of the characters of a vertical column, from its ink mask [h, w].
 
     Rows without ink separate pieces; pieces are merged while the result is no taller than about one character
-    (the ink's width: 二, 旦 and 三 are several pieces) and pieces taller than 1.5 characters (touching characters,
-    or text on a busy background) are cut into equal parts at the lightest rows near the even cuts."""
-    h, w = ink.shape
-    cols = np.flatnonzero(ink.any(0))
-    size = float(np.clip(cols[-1] + 1 - cols[0] if len(cols) else w, 0.6 * w, w))
+    (the ink's width: 二, 旦 and 三 are several pieces) and, with `split`, pieces taller than 1.5 characters
+    (touching characters, or text on a busy background) are cut into equal parts at the lightest rows near the
+    even cuts."""
+    h = ink.shape[0]
+    size = _character_size(ink)
     profile = np.convolve(ink.sum(1).astype(np.float64), np.ones(3) / 3, mode="same")
     filled = profile > 0.02 * size
     edges = np.flatnonzero(np.diff(np.r_[0, filled.astype(np.int8), 0]))
@@ -169,6 +191,8 @@ def _column_cells(ink: np.ndarray) -> list[tuple[int, int]]:
             cells[-1] = (cells[-1][0], y1)
         else:
             cells.append((y0, y1))
+    if not split:
+        return cells
     out = []
     for y0, y1 in cells:
         n = int(round((y1 - y0) / size))
@@ -190,11 +214,9 @@ def relay_column(crop: np.ndarray) -> np.ndarray:
     into character cells (`_column_cells`) at the middle of the gaps between them, each cell keeps its ink's width
     plus a margin (narrow digits do not leave gaps that read as spaces), is centred vertically on the height of the
     column's width (or the tallest cell), and the cells are put side by side, left to right."""
-    gray = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY) if crop.ndim == 3 else crop
-    _, binary = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    ink = binary == 0 if (binary == 0).mean() < 0.5 else binary > 0
+    ink = _ink(crop)
     cells = _column_cells(ink)
-    h, w = gray.shape
+    h, w = ink.shape
     bounds = [0] + [(a[1] + b[0]) // 2 for a, b in zip(cells, cells[1:])] + [h]
     side = max(w, max(b - a for a, b in zip(bounds, bounds[1:])))
     border = np.concatenate([crop[0], crop[-1], crop[:, 0], crop[:, -1]])

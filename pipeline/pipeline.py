@@ -4,14 +4,15 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 from shapely.geometry import Polygon
 
 from pipeline.config import load_config
 from pipeline.document import Document, Line, Page
-from pipeline.geometry import is_column, median_aspect, order_quad, rectify, relay_column, turn, unturn_points
+from pipeline.geometry import (is_column, may_be_one_character, median_aspect, order_quad, rectify, relay_column, turn,
+                               unturn_points)
 from pipeline.imageio import InputError, load_pages
 from pipeline.registry import build
 
@@ -98,20 +99,9 @@ class Pipeline:
                 owners.append(doc)
             doc.timings_ms["detect"] = doc.timings_ms.get("detect", 0.0) + (time.perf_counter() - t0) * 1000 - page_ms
 
-        def timed(stage: str, fn, *args):
-            t0 = time.perf_counter()
-            out = fn(*args)
-            self._share_time(stage, (time.perf_counter() - t0) * 1000, owners, docs)
-            return out
-
         if crops:
-            angles = timed("orient", self.orient, crops)
-            crops = [turn(c, a) for c, a in zip(crops, angles)]
-            vertical = [self.vertical and is_column(c) for c in crops]
-            crops = [relay_column(c) if v else c for c, v in zip(crops, vertical)]
-            log_probs = timed("recognize", self.recognize, crops)
-            results = timed("decode", self.decode, log_probs)
-            for (page, line), angle, column, (text, conf) in zip(lines, angles, vertical, results):
+            read = self.read_crops(crops, lambda stage, ms: self._share_time(stage, ms, owners, docs))
+            for (page, line), (text, conf, angle, column) in zip(lines, read):
                 if text.strip():
                     line.text, line.confidence, line.vertical = text, conf, column
                     line.angle = (page.rotation + int(angle)) % 360
@@ -122,6 +112,31 @@ class Pipeline:
                     doc.timings_ms.setdefault(stage, 0.0)
                 doc.timings_ms["total"] = sum(doc.timings_ms.values())
         return docs
+
+    def read_crops(self, crops: list[np.ndarray], clock: Callable[[str, float], None] | None = None
+                   ) -> list[tuple[str, float, int, bool]]:
+        """Line crops -> (text, confidence, angle, vertical) for each: turned the way the orient stage says, read
+        as a column (re-laid into a row) when tall, recognized and decoded together. A tall crop whose ink may be a
+        single character is also read as it is, and the more confident reading kept. `clock(stage, ms)` is told
+        the time each stage took."""
+        def timed(stage: str, fn, *args):
+            t0 = time.perf_counter()
+            out = fn(*args)
+            if clock:
+                clock(stage, (time.perf_counter() - t0) * 1000)
+            return out
+
+        angles = timed("orient", self.orient, crops)
+        crops = [turn(c, a) for c, a in zip(crops, angles)]
+        vertical = [self.vertical and is_column(c) for c in crops]
+        doubtful = [i for i, v in enumerate(vertical) if v and may_be_one_character(crops[i])]
+        reads = [relay_column(c) if v else c for c, v in zip(crops, vertical)] + [crops[i] for i in doubtful]
+        log_probs = timed("recognize", self.recognize, reads)
+        results = list(timed("decode", self.decode, log_probs))
+        for i, as_is in zip(doubtful, results[len(crops):]):
+            if as_is[1] > results[i][1]:
+                results[i], vertical[i] = as_is, False
+        return [(text, conf, int(angle), column) for (text, conf), angle, column in zip(results, angles, vertical)]
 
     def _turn_page(self, image: np.ndarray, polygons: list[Polygon]) -> tuple[int, np.ndarray, list[Polygon], float]:
         """Turn a page upright: (clockwise turn 0/90/180/270, the turned image, its lines, ms spent on orientation,

@@ -8,12 +8,13 @@ import pytest
 
 from pipeline import Pipeline, metrics
 from pipeline.geometry import relay_column, turn, unturn_points
-from tests.fixtures.make_orient_fixtures import CHAR_TEXT, COLUMN_TEXT
+from tests.fixtures.make_orient_fixtures import CHAR_TEXT, COLUMN_TEXT, LETTER_TEXT
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 LINE = cv2.imread(str(FIXTURES / "orient_line.png"))
 COLUMN = cv2.imread(str(FIXTURES / "orient_column.png"))
 CHAR = cv2.imread(str(FIXTURES / "orient_char.png"))
+LETTER = cv2.imread(str(FIXTURES / "orient_letter.png"))
 PAGE = cv2.imread(str(FIXTURES / "page_zh_en.png"))
 
 
@@ -40,6 +41,12 @@ def test_upside_down_and_sideways_lines_are_turned_back(reader):
 def test_a_square_character_is_not_a_column(reader):
     line = reader(CHAR).pages[0].lines[0]
     assert (line.text, line.angle, line.vertical) == (CHAR_TEXT, 0, False)
+
+
+def test_a_tall_single_letter_is_not_cut_into_a_column(reader):
+    assert LETTER.shape[0] >= 1.5 * LETTER.shape[1]  # as tall as a column: receipt print, crop tight at the sides
+    line = reader(LETTER).pages[0].lines[0]
+    assert (line.text, line.vertical) == (LETTER_TEXT, False)
 
 
 def test_a_vertical_column_is_read_top_to_bottom(reader):
