@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import NamedTuple, Sequence
 
 import kenlm
+import numpy as np
 from pyctcdecode.language_model import AbstractLanguageModel
 
-from lm.tokens import DIGIT, english_word, lm_tokens
+from lm.tokens import english_word, lm_tokens
 
 LN10 = math.log(10)
 _TRAILING_LETTERS = re.compile(r"[A-Za-z]+$")
@@ -52,13 +53,32 @@ def arpa_unigrams(path: Path) -> tuple[str, ...]:
     return tuple(words)
 
 
+@functools.lru_cache(maxsize=4)
+def letter_log10p(path: Path) -> float:
+    """log10 probability per letter of the LM's English words: sum of P(w) log10 P(w) / sum of P(w) len(w)."""
+    model, null = load_model(path), kenlm.State()
+    model.NullContextWrite(null)
+    words = [w for w in arpa_unigrams(path) if english_word(w)]
+    if not words:
+        return 0.0
+    log10p = np.array([model.BaseScore(null, w, kenlm.State()) for w in words])
+    p = 10.0 ** log10p
+    return float((p * log10p).sum() / (p * np.array([len(w) for w in words])).sum())
+
+
 class ChunkLM(AbstractLanguageModel):
     """Scores each pyctcdecode word (a chunk) as its LM tokens, in natural-log units:
-    alpha * (ln P_LM + unk_offset per unknown English word) + beta per character + hotword_weight per token of a
-    hotword match (a match in progress is credited as it grows and taken back if it breaks off or the line ends).
-    <unk> stands for every unknown word at once, so `unk_offset` shares its probability out among them; hotword
-    tokens count as known. A partial chunk whose trailing letters begin no known word is charged what an unknown
-    word will cost, so such beams fall behind early."""
+    alpha * (ln P_LM(token | context) - ln P_LM(token), summed over the tokens, + unk_offset per unknown English
+    word) + beta per character + hotword_weight per token of a hotword match (a match in progress is credited as it
+    grows and taken back if it breaks off or the line ends).
+
+    The LM term is how much more likely the context makes each token than it is on its own: it favours what the
+    context predicts and disfavours what it rules out, but, unlike ln P_LM alone, it does not charge every
+    character for being rare, so the search needs no bonus to keep from dropping characters, and a bonus that
+    makes up for that charge on average also buys characters written over rules and noise. <unk> stands for
+    every unknown word at once, so `unk_offset` shares its probability out among them; hotword tokens count as
+    known. A partial chunk whose trailing letters begin no known word is charged what an unknown word will cost,
+    so such beams fall behind early."""
 
     def __init__(
         self,
@@ -79,7 +99,9 @@ class ChunkLM(AbstractLanguageModel):
         unigrams = arpa_unigrams(path)
         self._hot_tokens = {t for h in self.hotwords for t in h}
         self._english = sorted({w for w in (*unigrams, *self._hot_tokens) if english_word(w)})
-        self._unk_cost = alpha * (LN10 * self.model.BaseScore(self._null(), "<unk>", kenlm.State()) + unk_offset)
+        self._unk_cost = alpha * unk_offset
+        self._base: dict[str, float] = {}  # token -> its context-free log10 probability (see _base_log10p)
+        self._letter_log10p = letter_log10p(path)
 
     @property
     def order(self) -> int:
@@ -110,7 +132,7 @@ class ChunkLM(AbstractLanguageModel):
         tokens = lm_tokens(word)
         for tok in tokens:
             out = kenlm.State()
-            log10p += self.model.BaseScore(state, tok, out) - (1.0 if tok == DIGIT else 0.0)
+            log10p += self.model.BaseScore(state, tok, out) - self._base_log10p(tok)
             state = out
             unknown += english_word(tok) and tok not in self.model and tok not in self._hot_tokens
             if self.hotwords:
@@ -120,6 +142,15 @@ class ChunkLM(AbstractLanguageModel):
         chars = sum(len(tok) if english_word(tok) else 1 for tok in tokens)  # per character, not per token: the
         # bonus must not favour reading a word as several tokens ("T0TAL": t, <digit>, tal) over one ("TOTAL")
         return self.alpha * (LN10 * log10p + self.unk_offset * unknown) + self.beta * chars + hot, new
+
+    def _base_log10p(self, tok: str) -> float:
+        """A hanzi's, digit's or symbol's unigram log10 probability; an English word's, its length times the
+        average letter's, so that reading a word as several tokens ("T0TAL": t, <digit>, tal) gains nothing from
+        the baseline."""
+        if tok not in self._base:
+            self._base[tok] = (len(tok) * self._letter_log10p if english_word(tok)
+                               else self.model.BaseScore(self._null(), tok, kenlm.State()))
+        return self._base[tok]
 
     def _advance(self, done: int, active: Matches, tok: str) -> tuple[int, Matches]:
         grown = []

@@ -310,6 +310,23 @@ class LineRenderer:
             img = self._degrade(img, rng, bg)
         return self._to_height(img, rng.uniform(0.65, 1.35) if chance(0.3) else 1.0)
 
+    def render_junk(self, text: str, rng: random.Random) -> np.ndarray | None:
+        """What a detector finds that is no line of text, as a gray crop of height 32: the top or bottom sliver of
+        `text` rendered as a line (the edge of a neighbouring line), or shapes and rules on a plain or textured
+        background."""
+        if rng.random() < 0.5:
+            line = self.render(text, rng)
+            if line is None:
+                return None
+            h = line.shape[0]
+            cut = max(2, int(h * rng.uniform(0.15, 0.35)))
+            sliver = line[:cut] if rng.random() < 0.5 else line[h - cut :]
+            return cv2.resize(sliver, (sliver.shape[1], self.height), interpolation=cv2.INTER_LINEAR)
+        width, (bg, fg) = rng.randint(40, 400), self._colors(rng)
+        back = Image.new("L", (width, self.height), bg)
+        self._clutter(ImageDraw.Draw(back), width, self.height, bg, fg, rng)
+        return self._degrade(np.asarray(back).copy(), rng, bg)
+
     def render_plate(self, text: str, rng: random.Random) -> np.ndarray | None:
         """A licence plate: condensed characters in fixed cells, a separator dot after the second, a border."""
         candidates = self.fonts_for(text)

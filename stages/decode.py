@@ -86,11 +86,11 @@ class BeamLMDecoder:
 
     The LM's tokens and the labels pyctcdecode sees are defined in lm.tokens: each hanzi, digit, punctuation mark
     or symbol is a token, an English word is one token, and spaces are kept as the recognizer emits them.
-    `alpha` weights the LM's natural-log probability, `beta` is a bonus per character, `unk_offset` is added to
-    the LM log-probability of each unknown English word (<unk> covers them all; the default, -ln 6623, shares its
-    probability among the distinct unknown words of the LM's corpus, `unk_types` in its card), `beam_width`,
-    `beam_prune_logp` (drop beams this far below the best) and `token_min_logp` (classes below it are not tried
-    unless best in their frame) bound the search. `hotwords` (strings, any script) gain `hotword_weight` per
+    `alpha` weights the natural log of each token's LM probability over its context-free probability (lm.scorer),
+    `beta` is a bonus per character, `unk_offset` is added to the LM log-probability of each unknown English word
+    (<unk> covers them all; the default, -ln 6623, shares its probability among the distinct unknown words of the
+    LM's corpus, `unk_types` in its card), `beam_width`, `beam_prune_logp` (drop beams this far below the best) and
+    `token_min_logp` (classes below it are not tried unless best in their frame) bound the search. `hotwords` (strings, any script) gain `hotword_weight` per
     matched LM token. Classes outside `allowed_chars` are removed before the search.
 
     A line whose every frame is best read as the blank (greedy would read nothing) decodes to "": the LM chooses
@@ -104,8 +104,8 @@ class BeamLMDecoder:
         self,
         charset: list[str],
         lm: str = "lm/zh_en.arpa",
-        alpha: float = 0.1,
-        beta: float = 1.0,
+        alpha: float = 0.2,
+        beta: float = 0.25,
         unk_offset: float = -8.8,
         beam_width: int = 16,
         beam_prune_logp: float = -10.0,

@@ -104,6 +104,15 @@ def test_the_lm_sees_exactly_the_tokens_it_was_built_from(decoder, monkeypatch):
     assert [t for w in words for t in lm_tokens(w)] == lm_tokens(text)
 
 
+def test_a_rare_character_read_clearly_is_kept_without_a_bonus():
+    """The LM weighs a token's probability in its context against its context-free probability, so a rare
+    character (嵘: log10 P = -5.4 on its own) that the recognizer reads over the blank is not dropped for its
+    rarity, even with no per-character bonus."""
+    decoder = BeamLMDecoder(CHARSET, alpha=0.3, beta=0.0)
+    for text in ("嵘", "王嵘", "姓名：嵘"):
+        assert decoder([line([*text[:-1], {"嵘": 0.6}])])[0][0] == text
+
+
 def test_no_text_is_invented_where_greedy_reads_nothing(decoder):
     faint = line([{"中": 0.4}, {"国": 0.4}, {"人": 0.4}])
     assert GreedyDecoder(CHARSET)([faint])[0][0] == ""
