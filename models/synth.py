@@ -359,9 +359,33 @@ class LineRenderer:
             t = rng.randint(1, 2)
             cv2.rectangle(img, (t, t), (width - 1 - t, height - 1 - t), fg, t)
         img = img.astype(np.uint8)
-        top, bottom, left, right = (max(0, int(rng.uniform(-0.05, 0.3) * margin)) for _ in range(4))
-        img = img[top : height - bottom, left : width - right]
+        if rng.random() < 0.6:
+            img, bg = self._photographed(img, rng)
+        else:
+            top, bottom, left, right = (max(0, int(rng.uniform(-0.05, 0.3) * margin)) for _ in range(4))
+            img = img[top : height - bottom, left : width - right]
         return self._to_height(self._degrade(img, rng, bg), 1.0)
+
+    @staticmethod
+    def _photographed(plate: np.ndarray, rng: random.Random) -> tuple[np.ndarray, int]:
+        """A plate as cut from a photo: skewed and sheared (one end lower, the top shifted sideways) on a car-body
+        background, cut out by its upright box with a margin of 0-25% of its height on each side, as a detector's
+        box around a tilted plate is. Returns the crop and its background's gray level."""
+        h, w = plate.shape
+        dy, dx = rng.uniform(-0.35, 0.35) * h, rng.uniform(-0.25, 0.25) * h
+        pad = int(h + abs(dy) + abs(dx))
+        quad = np.float32([[pad + dx, pad], [pad + w + dx, pad + dy], [pad + w, pad + h + dy], [pad, pad + h]])
+        quad += np.float32([[rng.uniform(-0.05, 0.05) * h for _ in range(2)] for _ in range(4)])
+        size = (w + 2 * pad, h + 2 * pad)
+        m = cv2.getPerspectiveTransform(np.float32([[0, 0], [w, 0], [w, h], [0, h]]), quad)
+        warped = cv2.warpPerspective(plate.astype(np.float32), m, size)
+        alpha = cv2.warpPerspective(np.ones_like(plate, np.float32), m, size)
+        bg = rng.randint(0, 255)
+        back = bg + np.linspace(rng.uniform(-40, 40), rng.uniform(-40, 40), size[0], dtype=np.float32)[None, :]
+        img = np.clip(back * (1 - alpha) + warped * alpha, 0, 255).astype(np.uint8)
+        (x0, y0), (x1, y1) = quad.min(0), quad.max(0)
+        mx0, mx1, my0, my1 = (rng.uniform(0, 0.25) * h for _ in range(4))
+        return img[int(y0 - my0) : int(y1 + my1) + 1, int(x0 - mx0) : int(x1 + mx1) + 1], bg
 
     def _to_height(self, img: np.ndarray, stretch: float) -> np.ndarray:
         h, w = img.shape
