@@ -22,7 +22,9 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from models.charset import build_charset
 from models.crnn import CRNN, STRIDE, GlyphClassifier
+from models.orient_synth import render_column
 from models.synth import LineRenderer, TextSampler, discover_fonts
+from pipeline.geometry import relay_column
 from pipeline.metrics import edit_distance, normalize_text
 from stages.decode import GreedyDecoder
 from stages.recognize import pad_lines, to_line_image
@@ -38,6 +40,9 @@ def pad_batch(images: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
     """Gray uint8 lines of height 32 -> float [B,1,32,W] and widths, exactly as inference pads them."""
     x, widths = pad_lines(images)
     return torch.from_numpy(x), torch.from_numpy(widths)
+
+
+COLUMNS = 0.15  # share of Chinese lines rendered as vertical columns and re-laid into a row, as the Pipeline reads them
 
 
 class LineBatches(IterableDataset):
@@ -56,7 +61,14 @@ class LineBatches(IterableDataset):
             while len(items) < self.batch_size * self.pool:
                 kind = rng.choice(sampler.KINDS)
                 text = sampler.sample(rng, kind)
-                img = renderer.render_plate(text, rng) if kind == "plate" and rng.random() < 0.8 else renderer.render(text, rng)
+                if kind == "zh" and rng.random() < COLUMNS:
+                    text = text.replace(" ", "")
+                    column = render_column(renderer, text, rng)
+                    img = None if column is None else renderer._to_height(relay_column(column), 1.0)
+                elif kind == "plate" and rng.random() < 0.8:
+                    img = renderer.render_plate(text, rng)
+                else:
+                    img = renderer.render(text, rng)
                 if img is None or img.shape[1] > self.max_width or img.shape[1] // STRIDE < 2 * len(text) + 1:
                     continue
                 items.append((img, [self.index[c] for c in text]))
