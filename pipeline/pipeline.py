@@ -22,10 +22,11 @@ PAGE_MIN_LINES = 3  # fewer lines (e.g. one crop read whole) are left to the ori
 LINE_ASPECT = 3.0  # median width / height of a page's lines below which the page may lie on its side
 
 
-def source_name(source: Source) -> str:
+def source_name(source: Source, index: int | None = None) -> str:
+    """A path's own name; other inputs are named by their type, and by their position among many (`<bytes #2>`)."""
     if isinstance(source, (str, Path)):
         return str(source)
-    return f"<{type(source).__name__}>"
+    return f"<{type(source).__name__}>" if index is None else f"<{type(source).__name__} #{index}>"
 
 
 class Pipeline:
@@ -56,10 +57,11 @@ class Pipeline:
 
     def map(self, sources: Iterable[Source], batch_pages: int = 8) -> Iterator[Document]:
         """Read many inputs in order, recognizing lines of up to `batch_pages` pages together. An input that
-        cannot be read yields a Document with `error` set and no pages; the others are unaffected."""
+        cannot be read yields a Document with `error` set and no pages; the others are unaffected. Inputs that are
+        not paths are named by their position (`<bytes #1>`: the second input)."""
         batch: list[tuple[str, Source]] = []
-        for source in sources:
-            batch.append((source_name(source), source))
+        for index, source in enumerate(sources):
+            batch.append((source_name(source, index), source))
             if len(batch) >= batch_pages:
                 yield from self._read(batch)
                 batch = []

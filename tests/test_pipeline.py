@@ -62,6 +62,13 @@ def test_map_batches_pages_and_keeps_failures_apart(ocr, tmp_path):
         ocr(str(bad))
 
 
+def test_map_names_inputs_that_are_not_paths_by_their_position(ocr):
+    good = PAGE.read_bytes()
+    docs = list(ocr.map([good, good[:3000], cv2.imread(str(PAGE))]))
+    assert [d.source for d in docs] == ["<bytes #0>", "<bytes #1>", "<ndarray #2>"]
+    assert docs[1].error.startswith("<bytes #1>: ") and not docs[0].error and docs[0].text == docs[2].text
+
+
 def test_polygons_are_in_original_image_coordinates(ocr):
     bgr = cv2.imread(str(PAGE))
     framed = cv2.copyMakeBorder(bgr, 100, 0, 200, 0, cv2.BORDER_CONSTANT, value=(255, 255, 255))
