@@ -77,7 +77,7 @@ class ChunkLM(AbstractLanguageModel):
     character for being rare, so the search needs no bonus to keep from dropping characters, and a bonus that
     makes up for that charge on average also buys characters written over rules and noise. <unk> stands for
     every unknown word at once, so `unk_offset` shares its probability out among them; hotword tokens count as
-    known. A partial chunk whose trailing letters begin no known word is charged what an unknown word will cost,
+    known. A partial chunk whose trailing letters begin no known word is charged the unknown-word offset at once,
     so such beams fall behind early."""
 
     def __init__(
@@ -144,11 +144,12 @@ class ChunkLM(AbstractLanguageModel):
         return self.alpha * (LN10 * log10p + self.unk_offset * unknown) + self.beta * chars + hot, new
 
     def _base_log10p(self, tok: str) -> float:
-        """A hanzi's, digit's or symbol's unigram log10 probability; an English word's, its length times the
-        average letter's, so that reading a word as several tokens ("T0TAL": t, <digit>, tal) gains nothing from
-        the baseline."""
+        """A token's context-free log10 probability: a known English word's is its length times the average
+        letter's, so that reading a word as several tokens ("T0TAL": t, <digit>, tal) gains nothing from the
+        baseline; any other token's (a hanzi, digit, symbol, or <unk> for an unknown word) is its unigram's."""
         if tok not in self._base:
-            self._base[tok] = (len(tok) * self._letter_log10p if english_word(tok)
+            known_word = english_word(tok) and tok in self.model
+            self._base[tok] = (len(tok) * self._letter_log10p if known_word
                                else self.model.BaseScore(self._null(), tok, kenlm.State()))
         return self._base[tok]
 
