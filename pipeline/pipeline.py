@@ -18,6 +18,7 @@ from pipeline.registry import build
 
 Source = Any  # a path, bytes, a numpy array or a PIL image
 PAGE_SAMPLE = 12  # lines voting on a page's orientation
+PAGE_FIRST = 4  # the longest lines, which end the vote when (all but one at most) they agree
 PAGE_MIN_LINES = 3  # fewer lines (e.g. one crop read whole) are left to the orient stage alone
 LINE_ASPECT = 3.0  # median width / height of a page's lines below which the page may lie on its side
 
@@ -27,6 +28,22 @@ def source_name(source: Source, index: int | None = None) -> str:
     if isinstance(source, (str, Path)):
         return str(source)
     return f"<{type(source).__name__}>" if index is None else f"<{type(source).__name__} #{index}>"
+
+
+def _poll(crops: list[np.ndarray], ballots: Callable[[list[np.ndarray]], list[list[tuple[Any, float]]]]
+          ) -> defaultdict[Any, float]:
+    """Weighted votes for the sides the crops (longest first) are on; `ballots(part)` gives each crop's (side,
+    weight) votes, none for no opinion. The PAGE_FIRST longest vote first and settle it alone when they agree: one
+    side only, and at most one of them without an opinion."""
+    votes: defaultdict[Any, float] = defaultdict(float)
+    for part in (crops[:PAGE_FIRST], crops[PAGE_FIRST:]):
+        cast = ballots(part) if part else []
+        for crop_votes in cast:
+            for side, weight in crop_votes:
+                votes[side] += weight
+        if sum(1 for v in cast if v) >= len(part) - 1 and len(votes) == 1:
+            break
+    return votes
 
 
 class Pipeline:
@@ -149,7 +166,7 @@ class Pipeline:
         vertical columns: when the orient stage finds most of them, cut from the page as it lies, upright columns
         rather than lines on their side, the page stays as it is and those columns are its lines, right to left.
         Then the orient stage votes over the longest lines, each weighted by its length in line heights: upright or
-        upside down."""
+        upside down (`_poll`: the longest settle it alone when they agree)."""
         t0, detect_ms = time.perf_counter(), 0.0
         base, turned = 0, image
         if median_aspect(polygons) < LINE_ASPECT:
@@ -165,13 +182,17 @@ class Pipeline:
                     return 0, image, columns, (time.perf_counter() - t0) * 1000 - detect_ms
                 base, turned, polygons = 90, sideways, found
         crops = [rectify(turned, p) for p in sorted(polygons, key=lambda p: -p.length)[:PAGE_SAMPLE]]
-        votes = {0: 0.0, 180: 0.0}
-        # a line votes upside down if it is read so as it lies, upright if it is read so once turned: the same
-        # evidence either way, whatever margin the stage asks before it turns a line
-        for crop, as_is, flipped in zip(crops, self.orient(crops), self.orient([turn(c, 180) for c in crops])):
-            weight = min(8.0, crop.shape[1] / max(1, crop.shape[0]))
-            votes[180] += weight * (as_is == 180)
-            votes[0] += weight * (flipped == 180)
+
+        def ballots(part: list[np.ndarray]) -> list[list[tuple[int, float]]]:
+            # a line votes upside down if it is read so as it lies, upright if it is read so once turned: the same
+            # evidence either way, whatever margin the stage asks before it turns a line
+            out = []
+            for crop, as_is, flipped in zip(part, self.orient(part), self.orient([turn(c, 180) for c in part])):
+                weight = min(8.0, crop.shape[1] / max(1, crop.shape[0]))
+                out.append([(180, weight)] * (as_is == 180) + [(0, weight)] * (flipped == 180))
+            return out
+
+        votes = _poll(crops, ballots)
         if votes[180] > votes[0]:
             base = (base + 180) % 360
             t1 = time.perf_counter()
@@ -184,9 +205,12 @@ class Pipeline:
         """Whether the longest of these tall regions are mostly (by length) vertical columns of upright characters
         (the orient stage reads them at 0 or 180 degrees) rather than lines lying on their side (90 or 270)."""
         crops = [rectify(image, p) for p in sorted(polygons, key=lambda p: -p.length)[:PAGE_SAMPLE]]
-        votes = {True: 0.0, False: 0.0}
-        for crop, angle in zip(crops, self.orient(crops)):
-            votes[angle in (0, 180)] += min(8.0, crop.shape[0] / max(1, crop.shape[1]))
+
+        def ballots(part: list[np.ndarray]) -> list[list[tuple[bool, float]]]:
+            return [[(angle in (0, 180), min(8.0, crop.shape[0] / max(1, crop.shape[1])))]
+                    for crop, angle in zip(part, self.orient(part))]
+
+        votes = _poll(crops, ballots)
         return votes[True] > votes[False]
 
     @staticmethod
