@@ -198,3 +198,6 @@ def test_tuning_prefers_settings_never_worse_than_greedy_on_any_kind():
     kinds = ["zh", "random"]
     ranked = sorted([worse_still, better_overall, helps_all], key=lambda r: rank(r, greedy, kinds))
     assert ranked == [helps_all, better_overall, worse_still]
+    # junk crops have no text: what is written on them counts in the total CER, not as a kind that must not lose
+    greedy["junk"], helps_all["junk"], more_on_junk = 0.2, 0.3, {"cer": 0.18, "zh": 0.16, "random": 0.70, "junk": 0.3}
+    assert rank(more_on_junk, greedy, [*kinds, "junk"]) == (0.0, 0.18) < rank(helps_all, greedy, [*kinds, "junk"])
