@@ -119,7 +119,8 @@ def main(argv: list[str] | None = None) -> None:
     grid = []
     for alpha in args.alphas:
         for beta in args.betas:
-            result = score(BeamLMDecoder(charset, lm=args.lm, alpha=alpha, beta=beta), kinds, texts, log_probs)
+            decoder = BeamLMDecoder(charset, lm=args.lm, alpha=alpha, beta=beta, beam_width=16)
+            result = score(decoder, kinds, texts, log_probs)
             grid.append({"alpha": alpha, "beta": beta, "beam_width": 16, **result})
             print(json.dumps(grid[-1]), flush=True)
     best = min(grid, key=lambda r: rank(r, greedy, kinds))
