@@ -9,8 +9,9 @@ characters and plates stand for text the LM knows nothing of: codes, names, sign
 worst kind loses least. The total counts what is written on junk crops (slivers of lines and shapes with no text,
 a detector's false finds; one crop in seven by default, about the share of false detections on receipts) as
 errors, so a setting that buys text accuracy with characters written over noise pays for them. alpha x beta on a
-grid at beam width 16, then the narrowest beam within 1% of the best CER (and no worse on its worst kind). The JSON report gives greedy and beam_lm CER per kind; `best` goes into
-BeamLMDecoder's defaults (stages/decode.py), which configs/default.yaml relies on.
+grid at beam width 16, then the narrowest beam within 1% of the best CER (and no worse on its worst kind). The
+JSON report gives greedy and beam_lm CER per kind; `best` goes into BeamLMDecoder's defaults (stages/decode.py),
+which configs/default.yaml relies on.
 """
 from __future__ import annotations
 
