@@ -449,7 +449,8 @@ class LineRenderer:
         img = cv2.warpAffine(img, m, (img.shape[1], img.shape[0]), flags=cv2.INTER_LINEAR, borderValue=bg)
         corners = np.float32([[left, top, 1], [right, top, 1], [right, bottom, 1], [left, bottom, 1]]) @ m.T
         (x0, y0), (x1, y1) = corners.min(0), corners.max(0)
-        return img, (max(0, int(y0)), min(img.shape[0], int(math.ceil(y1))), max(0, int(x0)), min(img.shape[1], int(math.ceil(x1))))
+        h, w = img.shape[:2]
+        return img, (max(0, int(y0)), min(h, math.ceil(y1)), max(0, int(x0)), min(w, math.ceil(x1)))
 
     def _degrade(self, img: np.ndarray, rng: random.Random, bg: int) -> np.ndarray:
         h, w = img.shape
