@@ -308,7 +308,7 @@ class LineRenderer:
         img = img[y0 + pad : y1 + pad, x0 + pad : x1 + pad]
         if not clean:
             img = self._degrade(img, rng, bg)
-        return self._to_height(img, rng.uniform(0.65, 1.35) if chance(0.3) else 1.0)
+        return self.to_height(img, rng.uniform(0.65, 1.35) if chance(0.3) else 1.0)
 
     def render_junk(self, text: str, rng: random.Random) -> np.ndarray | None:
         """What a detector finds that is no line of text, as a gray crop of height 32: the top or bottom sliver of
@@ -364,7 +364,7 @@ class LineRenderer:
         else:
             top, bottom, left, right = (max(0, int(rng.uniform(-0.05, 0.3) * margin)) for _ in range(4))
             img = img[top : height - bottom, left : width - right]
-        return self._to_height(self._degrade(img, rng, bg), 1.0)
+        return self.to_height(self._degrade(img, rng, bg), 1.0)
 
     @staticmethod
     def _photographed(plate: np.ndarray, rng: random.Random) -> tuple[np.ndarray, int]:
@@ -387,7 +387,8 @@ class LineRenderer:
         mx0, mx1, my0, my1 = (rng.uniform(0, 0.25) * h for _ in range(4))
         return img[int(y0 - my0) : int(y1 + my1) + 1, int(x0 - mx0) : int(x1 + mx1) + 1], bg
 
-    def _to_height(self, img: np.ndarray, stretch: float) -> np.ndarray:
+    def to_height(self, img: np.ndarray, stretch: float = 1.0) -> np.ndarray:
+        """A gray crop resized to the renderer's height, its width scaled by `stretch` beyond the aspect ratio."""
         h, w = img.shape
         new_w = max(4, int(round(w * stretch * self.height / h)))
         interp = cv2.INTER_AREA if h > self.height else cv2.INTER_CUBIC

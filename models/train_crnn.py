@@ -64,7 +64,7 @@ class LineBatches(IterableDataset):
                 if kind == "zh" and rng.random() < COLUMNS:
                     text = text.replace(" ", "")
                     column = render_column(renderer, text, rng)
-                    img = None if column is None else renderer._to_height(relay_column(column), 1.0)
+                    img = None if column is None else renderer.to_height(relay_column(column))
                 elif kind == "plate" and rng.random() < 0.8:
                     img = renderer.render_plate(text, rng)
                 else:
