@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from models.dbnet import SHRINK_RATIO, DBNet
-from models.export_onnx import export_command
+from models.export_onnx import export_command, training_runs
 from models.synth import discover_fonts
 
 
@@ -46,7 +46,7 @@ def export(checkpoint: Path, out: Path, metrics: dict | None = None) -> None:
     if got.shape != want.shape or diff > 1e-3:
         raise RuntimeError(f"exported graph differs from the torch model ({got.shape} vs {want.shape}, {diff})")
     state, recipe = ckpt["state"], ckpt["recipe"]
-    log = Path(recipe["run_dir"]) / "log.jsonl"
+    runs = training_runs(checkpoint)
     card = {
         "name": out.stem,
         "architecture": "DBNet-lite: depthwise-separable backbone (strides 2-32), FPN-lite fused at 1/4, "
@@ -58,19 +58,24 @@ def export(checkpoint: Path, out: Path, metrics: dict | None = None) -> None:
         "postprocess": "stages/detect.py db_boxes: thresh 0.3, box_thresh 0.6, unclip_ratio 1.5",
         "recipe": recipe,
         "training": {"steps": state["step"], "samples": state["samples"], "hours": round(state["seconds"] / 3600, 2),
-                     "checkpoint": str(checkpoint)},
+                     "checkpoint": str(checkpoint), "runs": [str(path) for path, _ in runs]},
         "data": "synthetic pages only (models/synth_page.py): documents, forms and tables, receipts, scenes; "
                 "text from ../shared/data/corpora (~5% of lines held out) and generated numbers/codes; "
-                "no image of ../shared/data was used",
+                "no image of ../shared/data was used. From runs/db2 on, boxes hug the ink (runs/db drew them to "
+                "the font's 'Hg' extent, so its validation figures are on other boxes) and scenes have shop "
+                "signs with large outlined, shadowed or 3-D letters",
         "fonts": sorted({f.family for f in discover_fonts()}),
         "held_out_fonts": sorted({f.family for f in discover_fonts(held_out=True)}),
         "metrics": metrics or {},
         "max_abs_diff_onnx_vs_torch": diff,
         "date": datetime.date.today().isoformat(),
     }
-    curve = [r for r in map(json.loads, log.read_text().splitlines()) if "val" in r] if log.exists() else []
+    logs = [path.parent / "log.jsonl" for path, _ in runs]  # every run that led here, first run first
+    curve = [r | {"run": str(log.parent)} for log in logs if log.exists()
+             for r in map(json.loads, log.read_text().splitlines()) if "val" in r]
     card["validation_synthetic"] = ckpt.get("val") or next((r["val"] for r in reversed(curve)
-                                                              if r["step"] == state["step"]), None)
+                                                              if r["step"] == state["step"] and
+                                                              r["run"] == recipe["run_dir"]), None)
     card["learning_curve"] = curve
     out.with_suffix(".card.json").write_text(json.dumps(card, ensure_ascii=False, indent=1), encoding="utf-8")
 

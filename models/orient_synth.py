@@ -34,7 +34,7 @@ def render_column(renderer: LineRenderer, text: str, rng: random.Random, clean: 
         return None
     size, font, _ = picked
     pitch = size * (1.05 if clean else rng.uniform(0.95, 1.5))
-    bg, fg = (255, 0) if clean else renderer._colors(rng)
+    bg, fg = (255, 0) if clean else renderer.colors(rng)
     canvas = Image.new("L", (size * 3, int(pitch * len(text) + 2 * size)), color=bg)
     draw = ImageDraw.Draw(canvas)
     for i, ch in enumerate(text):
@@ -48,7 +48,7 @@ def render_column(renderer: LineRenderer, text: str, rng: random.Random, clean: 
     y0, y1 = int(rows[0] - margin()), int(rows[-1] + 1 + margin())
     x0, x1 = int(size - margin()), int(2 * size + margin())  # the cell's width, not the ink's (narrow glyphs)
     img = np.ascontiguousarray(img[max(0, y0) : y1, max(0, x0) : x1])
-    return img if clean else renderer._degrade(img, rng, bg)
+    return img if clean else renderer.degrade(img, rng, bg)
 
 
 def _block(renderer: LineRenderer, sampler: TextSampler, rng: random.Random) -> np.ndarray | None:
@@ -60,7 +60,7 @@ def _block(renderer: LineRenderer, sampler: TextSampler, rng: random.Random) -> 
         return None
     width = max(im.shape[1] for im in lines)
     img = np.vstack([cv2.copyMakeBorder(im, 0, 0, 0, width - im.shape[1], cv2.BORDER_CONSTANT, value=255) for im in lines])
-    return renderer._degrade(img, rng, 255)
+    return renderer.degrade(img, rng, 255)
 
 
 def _low_contrast(img: np.ndarray, rng: random.Random) -> np.ndarray:

@@ -247,7 +247,7 @@ class LineRenderer:
         if picked is None:
             return None
         size, font, face = picked
-        bg, fg = (255, 0) if clean else self._colors(rng)
+        bg, fg = (255, 0) if clean else self.colors(rng)
 
         def chance(p: float) -> bool:
             return not clean and rng.random() < p
@@ -279,9 +279,11 @@ class LineRenderer:
         back = Image.new("L", (width, height), color=bg)
         if chance(0.15):
             self._clutter(ImageDraw.Draw(back), width, height, bg, fg, rng)
-        if chance(0.2):  # parts of the lines above and below, as in tight page layouts
-            gap = rng.uniform(1.05, 1.35) * ink_h
-            for dy in rng.sample([-gap, gap], rng.randint(1, 2)):
+        neighbours: list[float] = []
+        if chance(0.3):  # parts of the lines above and below, as in tight page layouts
+            gap = rng.uniform(1.0, 1.35) * ink_h
+            neighbours = rng.sample([-gap, gap], rng.randint(1, 2))
+            for dy in neighbours:
                 other = "".join(rng.sample(text, len(text)))
                 ImageDraw.Draw(back).text((size / 2 + rng.uniform(-size, size), size + dy), other, font=font, fill=fg)
         base = np.asarray(back).astype(np.float32)
@@ -303,11 +305,15 @@ class LineRenderer:
             y1 = bottom + int(rng.uniform(0.0, 0.4) * ink_h)
             x0 = left - int(rng.uniform(0.0, 0.6) * ink_h)
             x1 = right + int(rng.uniform(0.0, 0.6) * ink_h)
+            for dy in neighbours:  # a loose box reaching well into a neighbouring line (receipt photos)
+                if rng.random() < 0.5:
+                    reach = int(rng.uniform(0.4, 0.9) * ink_h)
+                    y0, y1 = (top - reach, y1) if dy < 0 else (y0, bottom + reach)
         pad = int(ink_h)
         img = cv2.copyMakeBorder(img, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=bg)
         img = img[y0 + pad : y1 + pad, x0 + pad : x1 + pad]
         if not clean:
-            img = self._degrade(img, rng, bg)
+            img = self.degrade(img, rng, bg)
         return self.to_height(img, rng.uniform(0.65, 1.35) if chance(0.3) else 1.0)
 
     def render_junk(self, text: str, rng: random.Random) -> np.ndarray | None:
@@ -322,10 +328,10 @@ class LineRenderer:
             cut = max(2, int(h * rng.uniform(0.15, 0.35)))
             sliver = line[:cut] if rng.random() < 0.5 else line[h - cut :]
             return cv2.resize(sliver, (sliver.shape[1], self.height), interpolation=cv2.INTER_LINEAR)
-        width, (bg, fg) = rng.randint(40, 400), self._colors(rng)
+        width, (bg, fg) = rng.randint(40, 400), self.colors(rng)
         back = Image.new("L", (width, self.height), bg)
         self._clutter(ImageDraw.Draw(back), width, self.height, bg, fg, rng)
-        return self._degrade(np.asarray(back).copy(), rng, bg)
+        return self.degrade(np.asarray(back).copy(), rng, bg)
 
     def render_plate(self, text: str, rng: random.Random) -> np.ndarray | None:
         """A licence plate: condensed characters in fixed cells, a separator dot after the second, a border."""
@@ -364,7 +370,7 @@ class LineRenderer:
         else:
             top, bottom, left, right = (max(0, int(rng.uniform(-0.05, 0.3) * margin)) for _ in range(4))
             img = img[top : height - bottom, left : width - right]
-        return self.to_height(self._degrade(img, rng, bg), 1.0)
+        return self.to_height(self.degrade(img, rng, bg), 1.0)
 
     @staticmethod
     def _photographed(plate: np.ndarray, rng: random.Random) -> tuple[np.ndarray, int]:
@@ -395,7 +401,7 @@ class LineRenderer:
         return cv2.resize(img, (new_w, self.height), interpolation=interp)
 
     @staticmethod
-    def _colors(rng: random.Random) -> tuple[int, int]:
+    def colors(rng: random.Random) -> tuple[int, int]:
         """(background, ink) grays: dark on light, light on dark (signs, plates) or low contrast (colour photos)."""
         r = rng.random()
         if r < 0.65:
@@ -453,7 +459,9 @@ class LineRenderer:
         h, w = img.shape[:2]
         return img, (max(0, int(y0)), min(h, math.ceil(y1)), max(0, int(x0)), min(w, math.ceil(x1)))
 
-    def _degrade(self, img: np.ndarray, rng: random.Random, bg: int) -> np.ndarray:
+    def degrade(self, img: np.ndarray, rng: random.Random, bg: int) -> np.ndarray:
+        """A gray crop on background `bg` with, each by chance, a texture, a perspective warp, a rule, low
+        resolution, blur, noise and JPEG artefacts."""
         h, w = img.shape
         if rng.random() < 0.3:  # background gradient / texture
             grad = np.linspace(rng.uniform(-40, 40), rng.uniform(-40, 40), w, dtype=np.float32)[None, :]
@@ -489,12 +497,12 @@ class LineRenderer:
             return None
         face = rng.choice(candidates)
         font = _pil_font(face.path, face.index, rng.randint(int(size * 0.75), int(size * 1.0)))
-        bg, fg = self._colors(rng)
+        bg, fg = self.colors(rng)
         canvas = Image.new("L", (size * 2, size * 2), color=bg)
         ImageDraw.Draw(canvas).text((size, size), ch, font=font, fill=fg, anchor="mm")
         off = size // 2
         dx, dy = rng.randint(-2, 2), rng.randint(-2, 2)
         img = np.asarray(canvas)[off + dy : off + dy + size, off + dx : off + dx + size].copy()
         if rng.random() < 0.5:
-            img = self._degrade(img, rng, bg)
+            img = self.degrade(img, rng, bg)
         return img

@@ -5,7 +5,9 @@
 The checkpoint run_dir/last.pt (model, optimizer, step, samples, seconds) is written every `checkpoint_minutes`,
 with a validation on held-out synthetic pages (held-out font families and corpus lines); the best one by detection
 hmean is also kept as run_dir/best.pt. run_dir/log.jsonl gets one JSON object per log step and per validation.
-Run the command again to continue where it stopped.
+Run the command again to continue where it stopped. A recipe with `init: runs/<other>/last.pt` starts from
+another run's weights (a fine-tuning run on new page looks) with a fresh optimizer and schedule, counting samples
+and hours on from that run's.
 """
 from __future__ import annotations
 
@@ -99,6 +101,11 @@ def main() -> None:
         opt.load_state_dict(ckpt["optimizer"])
         state = ckpt["state"]
         print(f"resumed at step {state['step']}")
+    elif "init" in recipe:  # another run's weights, continuing its count of samples and hours
+        ckpt = torch.load(recipe["init"], weights_only=False)
+        model.load_state_dict(ckpt["model"])
+        state |= {"samples": ckpt["state"]["samples"], "seconds": ckpt["state"]["seconds"]}
+        print(f"initialised from {recipe['init']}: {state}")
     total, warmup = recipe["steps"], recipe["warmup"]
 
     def lr_at(step: int) -> float:

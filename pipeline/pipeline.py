@@ -19,6 +19,7 @@ from pipeline.registry import build
 Source = Any  # a path, bytes, a numpy array or a PIL image
 PAGE_SAMPLE = 12  # lines voting on a page's orientation
 PAGE_FIRST = 4  # the longest lines, which end the vote when (all but one at most) they agree
+PAGE_VOTE_SPAN = 8.0  # a voting line shows the orient stage at most this many line heights, its middle
 PAGE_MIN_LINES = 3  # fewer lines (e.g. one crop read whole) are left to the orient stage alone
 LINE_ASPECT = 3.0  # median width / height of a page's lines below which the page may lie on its side
 
@@ -30,13 +31,13 @@ def source_name(source: Source, index: int | None = None) -> str:
     return f"<{type(source).__name__}>" if index is None else f"<{type(source).__name__} #{index}>"
 
 
-def _poll(crops: list[np.ndarray], ballots: Callable[[list[np.ndarray]], list[list[tuple[Any, float]]]]
+def _poll(lines: list[Polygon], ballots: Callable[[list[Polygon]], list[list[tuple[Any, float]]]]
           ) -> defaultdict[Any, float]:
-    """Weighted votes for the sides the crops (longest first) are on; `ballots(part)` gives each crop's (side,
+    """Weighted votes for the sides the lines (longest first) are on; `ballots(part)` gives each line's (side,
     weight) votes, none for no opinion. The PAGE_FIRST longest vote first and settle it alone when they agree: one
-    side only, and at most one of them without an opinion."""
+    side only, and at most one of them without an opinion (the others are then never cut out)."""
     votes: defaultdict[Any, float] = defaultdict(float)
-    for part in (crops[:PAGE_FIRST], crops[PAGE_FIRST:]):
+    for part in (lines[:PAGE_FIRST], lines[PAGE_FIRST:]):
         cast = ballots(part) if part else []
         for crop_votes in cast:
             for side, weight in crop_votes:
@@ -44,6 +45,13 @@ def _poll(crops: list[np.ndarray], ballots: Callable[[list[np.ndarray]], list[li
         if sum(1 for v in cast if v) >= len(part) - 1 and len(votes) == 1:
             break
     return votes
+
+
+def _middle(crop: np.ndarray, span: float) -> np.ndarray:
+    """The middle of a wide crop, at most `span` times as wide as it is high."""
+    h, w = crop.shape[:2]
+    keep = int(round(span * h))
+    return crop if w <= keep else crop[:, (w - keep) // 2 : (w - keep) // 2 + keep]
 
 
 class Pipeline:
@@ -181,18 +189,19 @@ class Pipeline:
                     columns.sort(key=lambda p: -p.bounds[2])
                     return 0, image, columns, (time.perf_counter() - t0) * 1000 - detect_ms
                 base, turned, polygons = 90, sideways, found
-        crops = [rectify(turned, p) for p in sorted(polygons, key=lambda p: -p.length)[:PAGE_SAMPLE]]
-
-        def ballots(part: list[np.ndarray]) -> list[list[tuple[int, float]]]:
+        def ballots(part: list[Polygon]) -> list[list[tuple[int, float]]]:
             # a line votes upside down if it is read so as it lies, upright if it is read so once turned: the same
             # evidence either way, whatever margin the stage asks before it turns a line
+            lines = [rectify(turned, p) for p in part]
+            crops = [_middle(line, PAGE_VOTE_SPAN) for line in lines]
+            angles = self.orient(crops + [turn(c, 180) for c in crops])
             out = []
-            for crop, as_is, flipped in zip(part, self.orient(part), self.orient([turn(c, 180) for c in part])):
-                weight = min(8.0, crop.shape[1] / max(1, crop.shape[0]))
+            for line, as_is, flipped in zip(lines, angles, angles[len(crops):]):
+                weight = min(8.0, line.shape[1] / max(1, line.shape[0]))
                 out.append([(180, weight)] * (as_is == 180) + [(0, weight)] * (flipped == 180))
             return out
 
-        votes = _poll(crops, ballots)
+        votes = _poll(sorted(polygons, key=lambda p: -p.length)[:PAGE_SAMPLE], ballots)
         if votes[180] > votes[0]:
             base = (base + 180) % 360
             t1 = time.perf_counter()
@@ -204,13 +213,12 @@ class Pipeline:
     def _upright_columns(self, image: np.ndarray, polygons: list[Polygon]) -> bool:
         """Whether the longest of these tall regions are mostly (by length) vertical columns of upright characters
         (the orient stage reads them at 0 or 180 degrees) rather than lines lying on their side (90 or 270)."""
-        crops = [rectify(image, p) for p in sorted(polygons, key=lambda p: -p.length)[:PAGE_SAMPLE]]
-
-        def ballots(part: list[np.ndarray]) -> list[list[tuple[bool, float]]]:
+        def ballots(part: list[Polygon]) -> list[list[tuple[bool, float]]]:
+            crops = [rectify(image, p) for p in part]
             return [[(angle in (0, 180), min(8.0, crop.shape[0] / max(1, crop.shape[1])))]
-                    for crop, angle in zip(part, self.orient(part))]
+                    for crop, angle in zip(crops, self.orient(crops))]
 
-        votes = _poll(crops, ballots)
+        votes = _poll(sorted(polygons, key=lambda p: -p.length)[:PAGE_SAMPLE], ballots)
         return votes[True] > votes[False]
 
     @staticmethod

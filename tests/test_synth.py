@@ -30,7 +30,7 @@ def test_plate_numbers_follow_the_registration_format(sampler_renderer):
 
 def test_colours_keep_text_readable():
     rng = random.Random(1)
-    pairs = [LineRenderer._colors(rng) for _ in range(5000)]
+    pairs = [LineRenderer.colors(rng) for _ in range(5000)]
     assert all(0 <= bg <= 255 and 0 <= fg <= 255 and abs(bg - fg) >= 45 for bg, fg in pairs)
     assert sum(fg > bg for bg, fg in pairs) > 1000  # light on dark (signs, plates) is common
 
@@ -52,3 +52,23 @@ def test_dot_matrix_keeps_ink_only_on_dots():
     alpha[30:60, 20:280] = 1.0
     dotted = LineRenderer._dot_matrix(alpha, 32, random.Random(3))
     assert 0.2 < dotted[30:60, 20:280].mean() < 0.9 and dotted[alpha == 0].max() == 0
+
+
+@pytest.mark.parametrize("effects", [[], [(3.0, 4.0, (90, 90, 90), 0)], [(0, 0, (90, 90, 90), 3)]])
+def test_page_boxes_hug_the_ink_with_its_outline_or_shadow(sampler_renderer, effects):
+    from PIL import Image, ImageDraw
+
+    from models.synth_page import PageRenderer, _Segment
+
+    sampler, renderer = sampler_renderer
+    face = next(f for f in renderer.fonts if not f.cjk and set("TOTAL 12.00") <= f.chars)
+    pages = PageRenderer(sampler, renderer.fonts, 400, 120)
+    img = Image.new("RGB", (400, 120), (255, 255, 255))
+    seg = _Segment(20, 30, "TOTAL 12.00", face, 40, (0, 0, 0), effects=effects)
+    quad = pages._draw(ImageDraw.Draw(img), seg)
+    ys, xs = np.nonzero(np.asarray(img).min(axis=2) < 200)
+    x0, y0 = quad.min(axis=0)
+    x1, y1 = quad.max(axis=0)
+    assert x0 <= xs.min() and y0 <= ys.min() and x1 >= xs.max() and y1 >= ys.max()  # all the ink is inside
+    slack = 0.2 * 40  # the 8% margin, and the last glyph's side bearing
+    assert xs.min() - x0 <= slack and ys.min() - y0 <= slack and x1 - xs.max() <= slack and y1 - ys.max() <= slack
