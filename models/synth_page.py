@@ -326,7 +326,7 @@ class PageRenderer:
             vertical = zh and rng.random() < 0.2 and " " not in text
             seg = _Segment(0, 0, text, f, size, (0, 0, 0), vertical=vertical)
             if size > 64:
-                seg.text = text = self._fit(text, f, size, self.width - 8)
+                seg.text = self._fit(text, f, size, self.width - 8)
             w = self._width(seg)
             bw, bh = (size * 1.1, w) if vertical else (w, size * 1.3)
             if bw > self.width - 4 or bh > self.height - 4:

@@ -189,6 +189,7 @@ class Pipeline:
                     columns.sort(key=lambda p: -p.bounds[2])
                     return 0, image, columns, (time.perf_counter() - t0) * 1000 - detect_ms
                 base, turned, polygons = 90, sideways, found
+
         def ballots(part: list[Polygon]) -> list[list[tuple[int, float]]]:
             # a line votes upside down if it is read so as it lies, upright if it is read so once turned: the same
             # evidence either way, whatever margin the stage asks before it turns a line

@@ -121,3 +121,12 @@ def test_the_longest_lines_settle_the_page_vote_when_they_agree():
     assert _poll(crops, ballots) == {0: 3, 180: 9} and asked == [PAGE_FIRST, 12 - PAGE_FIRST]
     asked, ballots = ask([0, None, None, 0] + [0] * 8)  # two without an opinion: the rest are asked
     assert _poll(crops, ballots) == {0: 10} and asked == [PAGE_FIRST, 12 - PAGE_FIRST]
+
+
+def test_a_voting_line_shows_only_its_middle():
+    from pipeline.pipeline import _middle
+
+    line = np.tile(np.arange(400, dtype=np.uint16), (20, 1))  # each column holds its own x
+    middle = _middle(line, 8.0)
+    assert middle.shape == (20, 160) and middle[0, 0] == 120 and middle[0, -1] == 279
+    assert _middle(line[:, :100], 8.0).shape == (20, 100)  # short lines are shown whole
