@@ -31,11 +31,12 @@ def source_name(source: Source, index: int | None = None) -> str:
     return f"<{type(source).__name__}>" if index is None else f"<{type(source).__name__} #{index}>"
 
 
-def _poll(lines: list[Polygon], ballots: Callable[[list[Polygon]], list[list[tuple[Any, float]]]]
+def _poll(polygons: list[Polygon], ballots: Callable[[list[Polygon]], list[list[tuple[Any, float]]]]
           ) -> defaultdict[Any, float]:
-    """Weighted votes for the sides the lines (longest first) are on; `ballots(part)` gives each line's (side,
+    """Weighted votes for the sides the PAGE_SAMPLE longest lines are on; `ballots(part)` gives each line's (side,
     weight) votes, none for no opinion. The PAGE_FIRST longest vote first and settle it alone when they agree: one
     side only, and at most one of them without an opinion (the others are then never cut out)."""
+    lines = sorted(polygons, key=lambda p: -p.length)[:PAGE_SAMPLE]
     votes: defaultdict[Any, float] = defaultdict(float)
     for part in (lines[:PAGE_FIRST], lines[PAGE_FIRST:]):
         cast = ballots(part) if part else []
@@ -202,7 +203,7 @@ class Pipeline:
                 out.append([(180, weight)] * (as_is == 180) + [(0, weight)] * (flipped == 180))
             return out
 
-        votes = _poll(sorted(polygons, key=lambda p: -p.length)[:PAGE_SAMPLE], ballots)
+        votes = _poll(polygons, ballots)
         if votes[180] > votes[0]:
             base = (base + 180) % 360
             t1 = time.perf_counter()
@@ -219,7 +220,7 @@ class Pipeline:
             return [[(angle in (0, 180), min(8.0, crop.shape[0] / max(1, crop.shape[1])))]
                     for crop, angle in zip(crops, self.orient(crops))]
 
-        votes = _poll(sorted(polygons, key=lambda p: -p.length)[:PAGE_SAMPLE], ballots)
+        votes = _poll(polygons, ballots)
         return votes[True] > votes[False]
 
     @staticmethod

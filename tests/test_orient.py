@@ -103,7 +103,9 @@ def test_a_page_of_vertical_columns_is_read_as_columns(ocr):
 def test_the_longest_lines_settle_the_page_vote_when_they_agree():
     from pipeline.pipeline import PAGE_FIRST, _poll
 
-    crops = [np.zeros((10, 10 * (20 - i)), np.uint8) for i in range(12)]  # longest first
+    from shapely.geometry import box
+
+    lines = [box(0, 0, 10 * (20 - i), 10) for i in range(12)]  # longest first
 
     def ask(sides):
         asked = []
@@ -114,13 +116,13 @@ def test_the_longest_lines_settle_the_page_vote_when_they_agree():
         return asked, ballots
 
     asked, ballots = ask([0] * 12)
-    assert _poll(crops, ballots) == {0: PAGE_FIRST} and asked == [PAGE_FIRST]
+    assert _poll(lines, ballots) == {0: PAGE_FIRST} and asked == [PAGE_FIRST]
     asked, ballots = ask([0, None, 0, 0] + [180] * 8)  # one of the first without an opinion: still settled
-    assert _poll(crops, ballots) == {0: 3} and asked == [PAGE_FIRST]
+    assert _poll(lines, ballots) == {0: 3} and asked == [PAGE_FIRST]
     asked, ballots = ask([0, 180, 0, 0] + [180] * 8)  # they disagree: every line votes
-    assert _poll(crops, ballots) == {0: 3, 180: 9} and asked == [PAGE_FIRST, 12 - PAGE_FIRST]
+    assert _poll(lines, ballots) == {0: 3, 180: 9} and asked == [PAGE_FIRST, 12 - PAGE_FIRST]
     asked, ballots = ask([0, None, None, 0] + [0] * 8)  # two without an opinion: the rest are asked
-    assert _poll(crops, ballots) == {0: 10} and asked == [PAGE_FIRST, 12 - PAGE_FIRST]
+    assert _poll(lines, ballots) == {0: 10} and asked == [PAGE_FIRST, 12 - PAGE_FIRST]
 
 
 def test_a_voting_line_shows_only_its_middle():
