@@ -2,7 +2,8 @@
 
     python benchmarks/eval_shared.py [--config configs/default.yaml] [--set KEY=VALUE]... [--data ../shared/data]
 
-Crop sets are read with `detect.type=whole` (each crop is one line); page sets with the full pipeline.
+Crop sets are read with `detect.type=whole` (each crop is one line); page sets with the full pipeline, and again
+as "boxes": their ground-truth lines cut out and read as crops (recognition alone, without detection's errors).
 SROIE labels are upper case, so SROIE is compared case-insensitively (DESIGN.md / the data README).
 """
 from __future__ import annotations
@@ -11,7 +12,7 @@ import argparse
 import json
 from pathlib import Path
 
-from pipeline.evaluate import evaluate_manifest
+from pipeline.evaluate import evaluate_boxes, evaluate_manifest
 from pipeline.pipeline import Pipeline
 
 SETS = [  # (manifest relative to the data folder, case-insensitive)
@@ -34,17 +35,24 @@ def main() -> None:
     args = ap.parse_args()
     pages = Pipeline.from_config(args.config, args.set)
     crops = Pipeline.from_config(args.config, ["detect.type=whole", *args.set])
+
+    def read_lines(lines: list) -> list[str]:
+        return [text for text, *_ in crops.read_crops(lines)]
+
     results = []
     for rel, folded in SETS:
         manifest = args.data / rel
         first = json.loads(manifest.read_text(encoding="utf-8").splitlines()[0])
         reader = crops if "lines" not in first else pages
         results.append(evaluate_manifest(manifest, reader, case_insensitive=folded) | {"manifest": rel})
-    print("| set | kind | items | CER | CER (no spaces) | line acc. | det. P / R / hmean | end-to-end CER | BoT F1 | ms per image |")
+        if "lines" in first:
+            results.append(evaluate_boxes(manifest, read_lines, case_insensitive=folded) | {"manifest": rel})
+    print("| set | kind | items | CER | CER (no spaces) | line acc. | det. P / R / hmean | end-to-end CER | BoT F1 | ms per image (line) |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
-        if r["kind"] == "crops":
-            row = [f"{r['cer']:.1%}", f"{r['cer_no_space']:.1%}", f"{r['line_accuracy']:.1%}", "", "", "", f"{r['ms_per_image']:.0f}"]
+        if r["kind"] in ("crops", "boxes"):
+            ms = f"{r['ms_per_image']:.0f}" if r["kind"] == "crops" else f"({r['ms_per_line']:.1f})"
+            row = [f"{r['cer']:.1%}", f"{r['cer_no_space']:.1%}", f"{r['line_accuracy']:.1%}", "", "", "", ms]
         else:
             d = r["detection"]
             row = ["", "", "", f"{d['precision']:.3f} / {d['recall']:.3f} / {d['hmean']:.3f}",

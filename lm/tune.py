@@ -30,7 +30,7 @@ from pipeline.metrics import cer
 from stages.decode import BeamLMDecoder, GreedyDecoder
 from stages.recognize import CRNNRecognizer
 
-KINDS = ("zh", "en", "mixed", "numeric", "plate", "random", "junk")
+KINDS = ("zh", "en", "receipt", "mixed", "numeric", "plate", "random", "junk")
 
 
 def synthetic_lines(
@@ -49,7 +49,7 @@ def synthetic_lines(
                 text, image = "", renderer.render_junk(sampler.sample(rng), rng)
             else:
                 text = sampler.sample(rng, kind)
-                image = renderer.render(text, rng)
+                image = renderer.render(text, rng, receipt=kind == "receipt")
             if image is not None:
                 lines.append((kind, text, image))
     return lines

@@ -9,6 +9,7 @@ import collections
 import functools
 import glob
 import hashlib
+import logging
 import math
 import random
 import string
@@ -39,9 +40,15 @@ FONT_GLOBS = (
     "/usr/share/fonts/truetype/inconsolata/*.otf",
     "/usr/share/fonts/opentype/comic-neue/*.otf",
     "/usr/share/fonts/truetype/fifthhorseman/*.ttf",
+    "/usr/share/fonts/opentype/ocr-b/*.otf",
+    "/usr/share/fonts/truetype/jetbrains-mono/*.ttf",
+    "/usr/share/fonts/truetype/firacode/*.ttf",
+    "/usr/share/fonts/opentype/courier-prime/*.otf",
+    "/usr/share/fonts/truetype/noto/Noto*Mono-*.ttf",
+    "/usr/share/fonts/truetype/agave/*.ttf",
 )
 # Symbol and dingbat faces map letters to pictures; hairline faces vanish at 32 px.
-SKIP_FILE_WORDS = ("D050000L", "StandardSymbols", "Thin", "Hairline")
+SKIP_FILE_WORDS = ("D050000L", "StandardSymbols", "Thin", "Hairline", "ExtraLight")
 # Families never used for training: validation on them measures unseen-font accuracy.
 HELD_OUT_FAMILIES = ("AR PL UMing CN", "FreeSerif", "FreeSans", "LXGW WenKai Mono")
 # From multi-face collections keep only the simplified-Chinese faces (and the non-CJK ones).
@@ -56,6 +63,7 @@ class FontFace:
     family: str
     style: str
     chars: frozenset
+    mono: bool = False  # Latin letters and digits all one width (typewriter, receipt and code faces)
 
     @property
     def cjk(self) -> bool:
@@ -66,6 +74,7 @@ def discover_fonts(held_out: bool = False) -> list[FontFace]:
     """Installed font faces usable for rendering; `held_out` picks the validation families instead."""
     from fontTools.ttLib import TTCollection, TTFont
 
+    logging.getLogger("fontTools").setLevel(logging.ERROR)  # some faces carry odd metrics for unused glyphs
     faces = []
     for pattern in FONT_GLOBS:
         for path in sorted(glob.glob(pattern)):
@@ -80,7 +89,8 @@ def discover_fonts(held_out: bool = False) -> list[FontFace]:
                 if (family in HELD_OUT_FAMILIES) != held_out:
                     continue
                 cmap = font.getBestCmap() or {}
-                faces.append(FontFace(path, index, family, style, frozenset(chr(c) for c in cmap)))
+                widths = {font["hmtx"][cmap[ord(c)]][0] for c in "iMW0." if ord(c) in cmap}
+                faces.append(FontFace(path, index, family, style, frozenset(chr(c) for c in cmap), len(widths) == 1))
     return faces
 
 
@@ -121,8 +131,16 @@ class TextSampler:
     """Draws line texts: Chinese corpus snippets, English snippets, mixed lines, generated numbers/dates/codes,
     and uniform random characters so every class is seen."""
 
-    KINDS = ("zh", "zh", "zh", "en", "en", "en", "mixed", "numeric", "numeric", "random", "plate")
+    KINDS = ("zh", "zh", "zh", "en", "en", "en", "receipt", "mixed", "numeric", "numeric", "random", "plate")
     PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
+    TOTALS = ("TOTAL", "SUBTOTAL", "SUB TOTAL", "GRAND TOTAL", "NET TOTAL", "TOTAL INCL. GST", "CASH", "CHANGE",
+              "CHANGE DUE", "TAX", "GST 6%", "SST 10%", "VAT 20%", "SERVICE CHARGE 10%", "ROUNDING ADJ", "DISCOUNT",
+              "TOTAL QTY", "AMOUNT DUE", "BALANCE", "VISA", "MASTERCARD", "TIP", "Total", "Subtotal", "Cash")
+    FIELDS = ("INVOICE NO", "INV NO", "RECEIPT #", "BILL NO", "ORDER", "TABLE", "CASHIER", "TERMINAL", "GST ID",
+              "GST REG NO", "TAX ID", "VAT NO", "CO REG", "COMPANY REG NO.", "DOC NO", "REF", "Member No", "Pax")
+    COMPANY = ("SDN BHD", "SDN. BHD.", "(M) SDN BHD", "PTE LTD", "LTD", "INC", "LLC", "CO.", "ENTERPRISE",
+               "TRADING", "RESTAURANT", "MART", "STORE", "HARDWARE", "PHARMACY", "CAFE", "BAKERY", "GMBH")
+    STREETS = ("ROAD", "STREET", "AVENUE", "JALAN", "LORONG", "BLVD", "DRIVE", "LANE", "ST", "RD", "AVE", "TAMAN")
 
     def __init__(self, charset: list[str], held_out: bool = False, corpora: Path = CORPORA) -> None:
         self.charset = charset
@@ -137,6 +155,7 @@ class TextSampler:
         self.zh = [self._clean(r) for r in zh]
         self.zh = [r for r in self.zh if len(r) >= 2]
         self.en_words = [w for r in en for w in self._clean(r).split(" ") if w]
+        self.en_plain = [w for w in (w.strip(string.punctuation) for w in self.en_words) if w.isalpha()]
         if not self.zh or not self.en_words:
             raise FileNotFoundError(f"TextSampler: no Chinese and English corpus text (zh_*.txt, en_*.txt) in {corpora}")
 
@@ -179,6 +198,44 @@ class TextSampler:
         elif style < 0.45:
             text = text.lower()
         return text[: rng.randint(4, 48)] if len(text) > 48 else text
+
+    def _receipt(self, rng: random.Random) -> str:
+        """A line of a receipt or invoice, mostly in capitals as till printers set them: items with quantities and
+        prices, totals, company names, addresses, phone, tax and invoice numbers, dates, e-mail, a closing message."""
+        r = rng.randint
+
+        def words(lo: int, hi: int) -> str:
+            n = r(lo, hi)
+            start = r(0, len(self.en_plain) - n)
+            return " ".join(self.en_plain[start : start + n])
+
+        def money() -> str:
+            return f"{r(0, 999)}.{r(0, 99):02d}"
+
+        def code() -> str:
+            return "".join(rng.choice(string.ascii_uppercase + string.digits) for _ in range(r(3, 12)))
+
+        currency = rng.choice(["RM", "$", "USD", "SGD", "€", "£", "¥", ""])
+        choices = [
+            lambda: f"{words(1, 4)} {money()}",
+            lambda: f"{r(1, 12)} x {money()}" + rng.choice(["", f" {money()}"]),
+            lambda: f"{r(1, 12)} {words(1, 3)} {money()} {money()}",
+            lambda: f"{code()} {words(1, 3)}",
+            lambda: f"{rng.choice(self.TOTALS)}{rng.choice([' ', ': ', ' : ', f' ({currency}) '])}{currency}{money()}",
+            lambda: f"{words(1, 3)} {rng.choice(self.COMPANY)}" + rng.choice(["", f" ({r(1000, 999999)}-{code()[0]})"]),
+            lambda: f"{rng.choice(self.FIELDS)}{rng.choice([': ', ' : ', ' ', '#'])}{code()}",
+            lambda: f"NO {r(1, 300)}{rng.choice(['', '-' + str(r(1, 9)), ', ' + code()[:3]])}, {words(1, 2)} "
+                    f"{rng.choice(self.STREETS)} {r(1, 30)},",
+            lambda: f"{r(10000, 99999)} {words(1, 2)}" + rng.choice(["", f", {words(1, 1)}"]),
+            lambda: f"{rng.choice(['TEL', 'Tel', 'FAX', 'PHONE'])}{rng.choice([': ', ' : ', ' '])}"
+                    f"{rng.choice(['', '+60 ', '(', '1-'])}{r(1, 999):02d}{rng.choice(['-', ') ', ' '])}{r(100, 9999)} {r(1000, 9999)}",
+            lambda: f"{r(1, 28):02d}/{r(1, 12):02d}/{r(2010, 2030)} {r(0, 23):02d}:{r(0, 59):02d}"
+                    + rng.choice(["", f":{r(0, 59):02d}", " AM", " PM"]),
+            lambda: f"{words(1, 1)}{rng.choice(['@gmail.com', '@yahoo.com', '.com.my', '.com'])}".replace(" ", ""),
+            lambda: words(2, 7),
+        ]
+        text = rng.choice(choices)()
+        return text.upper() if rng.random() < 0.75 else text
 
     def _mixed(self, rng: random.Random) -> str:
         parts = [self._zh(rng)[:8], rng.choice([self._numeric(rng), rng.choice(self.en_words)])]
@@ -229,30 +286,34 @@ class LineRenderer:
         return [f for f in self.fonts if needed <= f.chars]
 
     def pick_font(
-        self, text: str, rng: random.Random, clean: bool = False
+        self, text: str, rng: random.Random, clean: bool = False, mono: bool = False
     ) -> tuple[int, ImageFont.FreeTypeFont, FontFace] | None:
-        """(size, font, face): a random font covering the text, 22-44 px (32 when `clean`); None when none covers it."""
+        """(size, font, face): a random font covering the text (monospaced when `mono` and one covers it), 22-44 px
+        (32 when `clean`); None when none covers it."""
         candidates = self.fonts_for(text)
+        if mono:
+            candidates = [f for f in candidates if f.mono] or candidates
         if not candidates:
             return None
         face = rng.choice(candidates)
         size = 32 if clean else rng.randint(22, 44)
         return size, _pil_font(face.path, face.index, size), face
 
-    def render(self, text: str, rng: random.Random, clean: bool = False) -> np.ndarray | None:
+    def render(self, text: str, rng: random.Random, clean: bool = False, receipt: bool = False) -> np.ndarray | None:
         """The line in a random covering font; unless `clean`, with the look of real crops: light-on-dark and
         low-contrast colours, bold, letter spacing, handwriting-like jitter, clutter and neighbouring lines in the
-        background, dot-matrix or faded thermal print, tight crops, condensed or expanded shapes."""
-        picked = self.pick_font(text, rng, clean)
+        background, dot-matrix or faded thermal print, tight crops, condensed or expanded shapes. A `receipt` line
+        is more often monospaced, letter-spaced, dot-matrix or faded, as till printers print."""
+        picked = self.pick_font(text, rng, clean, mono=receipt and rng.random() < 0.6)
         if picked is None:
             return None
         size, font, face = picked
         bg, fg = (255, 0) if clean else self.colors(rng)
 
-        def chance(p: float) -> bool:
-            return not clean and rng.random() < p
+        def chance(p: float, on_receipt: float | None = None) -> bool:
+            return not clean and rng.random() < (on_receipt if receipt and on_receipt is not None else p)
 
-        spacing = rng.uniform(0.02, 0.35) * size if chance(0.2) else 0.0
+        spacing = rng.uniform(0.02, 0.5 if receipt else 0.35) * size if chance(0.2, 0.35) else 0.0
         jitter = rng.uniform(0.02, 0.07) * size if chance(0.1) else 0.0
         stroke = (2 if size >= 36 and not face.cjk else 1) if chance(0.12) else 0  # fake bold; 2 px only where strokes are few
         width = int(font.getlength(text) + (spacing + 2 * stroke) * len(text) + size * 2)
@@ -272,9 +333,9 @@ class LineRenderer:
             return None
         top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
         ink_h = max(bottom - top, size * 0.5)
-        if chance(0.07):
+        if chance(0.07, 0.25):
             alpha = self._dot_matrix(alpha, size, rng)
-        if chance(0.1):  # faded thermal print
+        if chance(0.1, 0.25):  # faded thermal print
             alpha *= self._smooth_field(alpha.shape, rng, 0.3, 1.0)
         back = Image.new("L", (width, height), color=bg)
         if chance(0.15):

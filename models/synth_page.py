@@ -18,8 +18,6 @@ from PIL import Image, ImageDraw
 
 from models.synth import FontFace, TextSampler, _pil_font
 
-MONO_WORDS = ("Mono", "Hack", "Inconsolata", "Courier")
-
 
 @dataclass
 class Page:
@@ -51,7 +49,7 @@ class PageRenderer:
         self.sampler, self.width, self.height = sampler, width, height
         self.latin = [f for f in fonts if not f.cjk and set("ABCabc0123:.,") <= f.chars]
         self.cjk = [f for f in fonts if f.cjk]
-        self.mono = [f for f in self.latin if any(w in f.family for w in MONO_WORDS)] or self.latin
+        self.mono = [f for f in self.latin if f.mono] or self.latin
 
     # ------------------------------------------------------------------------------------------ public
 
@@ -284,7 +282,9 @@ class PageRenderer:
             elif r < 0.82:  # table header or item row: short fields a few characters apart
                 line = [(self._text(rng, ("en", "numeric"), upper).split(" ")[0][: rng.randint(2, 10)], "flow")
                         for _ in range(rng.randint(3, 6))]
-            elif r < 0.9:
+            elif r < 0.88:  # figures a few characters apart: quantity, unit price, amount, tax code; date and time
+                line = [(text, "flow") for text in self._figures(rng)]
+            elif r < 0.93:
                 line = [(rng.choice("-=*.") * 60, "rule")]
             else:
                 line = [(self._text(rng, ("en", "numeric", "mixed"), upper), "left")]
@@ -305,6 +305,17 @@ class PageRenderer:
                 segs.append(seg)
             y += size * rng.uniform(1.0, 1.7)
         return paper, segs, img, [], ink
+
+    @staticmethod
+    def _figures(rng: random.Random) -> list[str]:
+        """Short fields printed a few characters apart on one receipt row, each boxed on its own."""
+        r = rng.randint
+        if rng.random() < 0.3:
+            return [f"{r(1, 28):02d}/{r(1, 12):02d}/{r(10, 30)}", f"{r(0, 23):02d}:{r(0, 59):02d}", str(r(100, 99999))]
+        fields = [f"{r(1, 20)} X" if rng.random() < 0.5 else str(r(1, 20)), f"{r(0, 99)}.{r(0, 99):02d}",
+                  f"{r(0, 999)}.{r(0, 99):02d}", rng.choice(["SR", "ZR", "S", "Z", "T", "E", "TX"])]
+        start = r(0, 2)
+        return fields[start : r(start + 2, 4)]
 
     @staticmethod
     def _face_ok(face: FontFace | None, text: str) -> bool:

@@ -3,6 +3,7 @@
     python -m models.train_crnn configs/train/crnn_zh_en.yaml [--threads 1]
 
 A recipe with `init: runs/<other>/last.pt` and no `glyph` section fine-tunes another run's weights on lines.
+`lines.kinds` lists the text kinds drawn (TextSampler.KINDS when absent; repeat a kind to draw it more often).
 Resumable: the checkpoint (run_dir/last.pt) holds the model, optimizer, phase and step; the log (run_dir/log.jsonl)
 records samples seen, hours and CER per validation set, which the model card takes as its learning curve.
 """
@@ -42,14 +43,17 @@ def pad_batch(images: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.from_numpy(x), torch.from_numpy(widths)
 
 
+VAL_KINDS = ("zh", "en", "mixed", "numeric", "plate", "receipt")  # held-out lines are logged per kind
 COLUMNS = 0.15  # share of Chinese lines rendered as vertical columns and re-laid into a row, as the Pipeline reads them
 
 
 class LineBatches(IterableDataset):
     """Endless batches of rendered lines, grouped by width so little of each batch is padding."""
 
-    def __init__(self, charset: list[str], batch_size: int, max_width: int, seed: int, pool: int = 8) -> None:
+    def __init__(self, charset: list[str], batch_size: int, max_width: int, seed: int, kinds: tuple[str, ...],
+                 pool: int = 8) -> None:
         self.charset, self.batch_size, self.max_width, self.seed, self.pool = charset, batch_size, max_width, seed, pool
+        self.kinds = kinds
         self.index = {c: i + 1 for i, c in enumerate(charset)}
 
     def __iter__(self):
@@ -59,7 +63,7 @@ class LineBatches(IterableDataset):
         while True:
             items = []
             while len(items) < self.batch_size * self.pool:
-                kind = rng.choice(sampler.KINDS)
+                kind = rng.choice(self.kinds)
                 text = sampler.sample(rng, kind)
                 if kind == "zh" and rng.random() < COLUMNS:
                     text = text.replace(" ", "")
@@ -68,7 +72,7 @@ class LineBatches(IterableDataset):
                 elif kind == "plate" and rng.random() < 0.8:
                     img = renderer.render_plate(text, rng)
                 else:
-                    img = renderer.render(text, rng)
+                    img = renderer.render(text, rng, receipt=kind == "receipt")
                 if img is None or img.shape[1] > self.max_width or img.shape[1] // STRIDE < 2 * len(text) + 1:
                     continue
                 items.append((img, [self.index[c] for c in text]))
@@ -112,11 +116,11 @@ def held_out_lines(charset: list[str], n: int, seed: int = 7) -> list[tuple[np.n
     rng = random.Random(seed)
     sampler, renderer = TextSampler(charset, held_out=True), LineRenderer(discover_fonts(held_out=True))
     out = []
-    kinds = ("zh", "en", "mixed", "numeric", "plate")
     while len(out) < n:
-        kind = kinds[len(out) % len(kinds)]
+        kind = VAL_KINDS[len(out) % len(VAL_KINDS)]
         text = sampler.sample(rng, kind)
-        img = renderer.render_plate(text, rng) if kind == "plate" else renderer.render(text, rng, clean=rng.random() < 0.5)
+        clean = rng.random() < 0.5
+        img = renderer.render_plate(text, rng) if kind == "plate" else renderer.render(text, rng, clean, kind == "receipt")
         if img is not None and img.shape[1] <= 800:
             out.append((img, text, kind))
     return out
@@ -232,10 +236,14 @@ def main() -> None:
         save()
 
     c = cfg["lines"]
+    kinds = tuple(c.get("kinds", TextSampler.KINDS))
+    unknown = sorted(set(kinds) - set(TextSampler.KINDS))
+    if unknown:
+        raise ValueError(f"{args.recipe}: lines.kinds {unknown} unknown; kinds are {sorted(set(TextSampler.KINDS))}")
     val_synth = held_out_lines(charset, c["val_lines"])
     val_real = real_crops(charset)
     loader = DataLoader(
-        LineBatches(charset, c["batch_size"], c["max_width"], cfg.get("seed", 0) + state["step"]),
+        LineBatches(charset, c["batch_size"], c["max_width"], cfg.get("seed", 0) + state["step"], kinds),
         batch_size=None, num_workers=1, prefetch_factor=4,
     )
     ctc = torch.nn.CTCLoss(zero_infinity=True)
@@ -261,7 +269,7 @@ def main() -> None:
             rec = {"phase": "lines", "step": state["step"], "samples": state["samples"], "loss": round(loss.item(), 4),
                    "lr": round(lr, 6), "hours": round(state["seconds"] / 3600, 3)}
             if state["step"] % c["eval_every"] == 0:
-                for kind in ("zh", "en", "mixed", "numeric", "plate"):
+                for kind in VAL_KINDS:
                     rec[f"cer_synth_{kind}"] = round(evaluate(model, [(im, t) for im, t, k in val_synth if k == kind], charset), 4)
                 for name, items in val_real.items():
                     rec[f"cer_{name}"] = round(evaluate(model, items, charset), 4)

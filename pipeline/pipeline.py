@@ -11,15 +11,15 @@ from shapely.geometry import Polygon
 
 from pipeline.config import load_config
 from pipeline.document import Document, Line, Page
-from pipeline.geometry import (is_column, may_be_one_character, median_aspect, order_quad, rectify, relay_column, turn,
-                               unturn_points)
+from pipeline.geometry import (is_column, may_be_one_character, median_aspect, order_quad, polygon_quad, quad_size,
+                               rectify, relay_column, turn, unturn_points)
 from pipeline.imageio import InputError, load_pages
 from pipeline.registry import build
 
 Source = Any  # a path, bytes, a numpy array or a PIL image
 PAGE_SAMPLE = 12  # lines voting on a page's orientation
 PAGE_FIRST = 4  # the longest lines, which end the vote when (all but one at most) they agree
-PAGE_VOTE_SPAN = 8.0  # a voting line shows the orient stage at most this many line heights, its middle
+PAGE_VOTE_SPAN = 8.0  # a voting line (or column) shows the orient stage at most this many line heights, its middle
 PAGE_MIN_LINES = 3  # fewer lines (e.g. one crop read whole) are left to the orient stage alone
 LINE_ASPECT = 3.0  # median width / height of a page's lines below which the page may lie on its side
 
@@ -31,12 +31,17 @@ def source_name(source: Source, index: int | None = None) -> str:
     return f"<{type(source).__name__}>" if index is None else f"<{type(source).__name__} #{index}>"
 
 
+def _longest(polygons: list[Polygon]) -> list[Polygon]:
+    """The PAGE_SAMPLE longest lines (by perimeter, which turning a page keeps), longest first."""
+    return sorted(polygons, key=lambda p: -p.length)[:PAGE_SAMPLE]
+
+
 def _poll(polygons: list[Polygon], ballots: Callable[[list[Polygon]], list[list[tuple[Any, float]]]]
           ) -> defaultdict[Any, float]:
-    """Weighted votes for the sides the PAGE_SAMPLE longest lines are on; `ballots(part)` gives each line's (side,
+    """Weighted votes for the sides the longest lines are on (`_longest`); `ballots(part)` gives each line's (side,
     weight) votes, none for no opinion. The PAGE_FIRST longest vote first and settle it alone when they agree: one
     side only, and at most one of them without an opinion (the others are then never cut out)."""
-    lines = sorted(polygons, key=lambda p: -p.length)[:PAGE_SAMPLE]
+    lines = _longest(polygons)
     votes: defaultdict[Any, float] = defaultdict(float)
     for part in (lines[:PAGE_FIRST], lines[PAGE_FIRST:]):
         cast = ballots(part) if part else []
@@ -48,11 +53,19 @@ def _poll(polygons: list[Polygon], ballots: Callable[[list[Polygon]], list[list[
     return votes
 
 
-def _middle(crop: np.ndarray, span: float) -> np.ndarray:
-    """The middle of a wide crop, at most `span` times as wide as it is high."""
-    h, w = crop.shape[:2]
-    keep = int(round(span * h))
-    return crop if w <= keep else crop[:, (w - keep) // 2 : (w - keep) // 2 + keep]
+def _middle(polygon: Polygon, span: float) -> tuple[np.ndarray, float]:
+    """(quad, length): the middle of a line's (or a column's) quadrilateral, at most `span` times as long as it is
+    thick, and the whole line's length in thicknesses."""
+    quad = polygon_quad(polygon)
+    width, height = quad_size(quad)
+    length = max(width, height) / max(min(width, height), 1.0)
+    if length <= span:
+        return quad, length
+    a, b = (1 - span / length) / 2, (1 + span / length) / 2
+    tl, tr, br, bl = quad
+    if width >= height:
+        return np.float32([tl + (tr - tl) * a, tl + (tr - tl) * b, bl + (br - bl) * b, bl + (br - bl) * a]), length
+    return np.float32([tl + (bl - tl) * a, tr + (br - tr) * a, tr + (br - tr) * b, tl + (bl - tl) * b]), length
 
 
 class Pipeline:
@@ -185,21 +198,24 @@ class Pipeline:
             detect_ms += (time.perf_counter() - t1) * 1000
             if median_aspect(found) > median_aspect(polygons):
                 h, w = image.shape[:2]
-                columns = [Polygon(order_quad(unturn_points(p.exterior.coords[:-1], 90, w, h))) for p in found]
-                if self.vertical and self._upright_columns(image, columns):
-                    columns.sort(key=lambda p: -p.bounds[2])
+
+                def unturned(lines: list[Polygon]) -> list[Polygon]:
+                    return [Polygon(order_quad(unturn_points(p.exterior.coords[:-1], 90, w, h))) for p in lines]
+
+                if self.vertical and self._upright_columns(image, unturned(_longest(found))):
+                    columns = sorted(unturned(found), key=lambda p: -p.bounds[2])
                     return 0, image, columns, (time.perf_counter() - t0) * 1000 - detect_ms
                 base, turned, polygons = 90, sideways, found
 
         def ballots(part: list[Polygon]) -> list[list[tuple[int, float]]]:
             # a line votes upside down if it is read so as it lies, upright if it is read so once turned: the same
             # evidence either way, whatever margin the stage asks before it turns a line
-            lines = [rectify(turned, p) for p in part]
-            crops = [_middle(line, PAGE_VOTE_SPAN) for line in lines]
+            middles = [_middle(p, PAGE_VOTE_SPAN) for p in part]
+            crops = [rectify(turned, quad) for quad, _ in middles]
             angles = self.orient(crops + [turn(c, 180) for c in crops])
             out = []
-            for line, as_is, flipped in zip(lines, angles, angles[len(crops):]):
-                weight = min(8.0, line.shape[1] / max(1, line.shape[0]))
+            for (_, length), as_is, flipped in zip(middles, angles, angles[len(crops):]):
+                weight = min(8.0, length)
                 out.append([(180, weight)] * (as_is == 180) + [(0, weight)] * (flipped == 180))
             return out
 
@@ -216,9 +232,9 @@ class Pipeline:
         """Whether the longest of these tall regions are mostly (by length) vertical columns of upright characters
         (the orient stage reads them at 0 or 180 degrees) rather than lines lying on their side (90 or 270)."""
         def ballots(part: list[Polygon]) -> list[list[tuple[bool, float]]]:
-            crops = [rectify(image, p) for p in part]
-            return [[(angle in (0, 180), min(8.0, crop.shape[0] / max(1, crop.shape[1])))]
-                    for crop, angle in zip(crops, self.orient(crops))]
+            middles = [_middle(p, PAGE_VOTE_SPAN) for p in part]
+            angles = self.orient([rectify(image, quad) for quad, _ in middles])
+            return [[(angle in (0, 180), min(8.0, length))] for (_, length), angle in zip(middles, angles)]
 
         votes = _poll(polygons, ballots)
         return votes[True] > votes[False]

@@ -105,7 +105,7 @@ class BeamLMDecoder:
         self,
         charset: list[str],
         lm: str = "lm/zh_en.arpa",
-        alpha: float = 0.1,
+        alpha: float = 0.05,
         beta: float = 0.0,
         unk_offset: float = -8.8,
         beam_width: int = 8,

@@ -11,7 +11,7 @@ import pytest
 from shapely.geometry import Polygon
 
 from pipeline.document import Document, Line, Page
-from pipeline.evaluate import evaluate_manifest
+from pipeline.evaluate import evaluate_boxes, evaluate_manifest
 from pipeline.metrics import (bag_of_tokens_f1, cer, detection_scores, edit_distance, end_to_end_cer,
                               match_polygons, normalize_text, prf, tokens)
 
@@ -195,6 +195,32 @@ def test_evaluate_pages(tmp_path):
     assert {k: out["bag_of_tokens"][k] for k in ("tp", "pred", "truth")} == {"tp": 4, "pred": 5, "truth": 7}
     assert out["bag_of_tokens_f1"] == round(2 * 4 / 12, 4)
     assert out["ms_per_page"] >= 0 and json.loads(json.dumps(out)) == out
+
+
+def test_evaluate_boxes_reads_each_ground_truth_line_alone(tmp_path):
+    page = np.full((40, 120, 3), 255, np.uint8)
+    page[5:15, 10:50] = 0  # a dark 40 x 10 line, then a gray 20 x 20 one
+    page[20:40, 60:80] = 128
+    cv2.imwrite(str(tmp_path / "p.png"), page)
+    manifest = write_manifest(tmp_path / "boxes.jsonl", [
+        {"image": "p.png", "lines": [
+            {"points": [[10, 5], [50, 5], [50, 15], [10, 15]], "text": "TOTAL 3.99"},
+            {"points": [[60, 20], [80, 20], [80, 40], [60, 40]], "text": "发票"},
+            {"points": [[0, 0], [5, 0], [5, 5], [0, 5]], "text": "###"}]},
+        {"image": "missing.png", "lines": [{"points": [[0, 0], [9, 0], [9, 9], [0, 9]], "text": "ab"}]},
+    ])
+    seen = []
+
+    def read_crops(crops):
+        seen.extend((c.shape[:2], int(c.mean())) for c in crops)
+        return ["total 3.99", "发"][: len(crops)]
+
+    out = evaluate_boxes(manifest, read_crops, case_insensitive=True)
+    assert seen == [((10, 40), 0), ((20, 20), 128)]  # each line cut out alone; the don't-care one never read
+    assert (out["kind"], out["items"]) == ("boxes", 3) and [f["image"] for f in out["failed"]] == ["missing.png"]
+    # errors: 票 missed 1, the missing page's "ab" 2; truth chars 10 + 2 + 2
+    assert out["cer"] == round(3 / 14, 4) and out["line_accuracy"] == round(1 / 3, 4)
+    assert out["cer_no_space"] == round(3 / 13, 4) and json.loads(json.dumps(out)) == out
 
 
 def test_evaluate_rejects_bad_manifest(tmp_path):

@@ -128,7 +128,17 @@ def test_the_longest_lines_settle_the_page_vote_when_they_agree():
 def test_a_voting_line_shows_only_its_middle():
     from pipeline.pipeline import _middle
 
-    line = np.tile(np.arange(400, dtype=np.uint16), (20, 1))  # each column holds its own x
-    middle = _middle(line, 8.0)
-    assert middle.shape == (20, 160) and middle[0, 0] == 120 and middle[0, -1] == 279
-    assert _middle(line[:, :100], 8.0).shape == (20, 100)  # short lines are shown whole
+    from shapely.geometry import Polygon
+
+    line = Polygon([(100, 50), (500, 50), (500, 70), (100, 70)])  # 20 line heights
+    quad, length = _middle(line, 8.0)
+    assert length == pytest.approx(20.0)
+    assert np.allclose(quad, [[220, 50], [380, 50], [380, 70], [220, 70]])  # 8 heights, centred
+    slanted = Polygon([(0, 40), (400, 0), (402, 20), (2, 60)])
+    quad, _ = _middle(slanted, 8.0)
+    assert np.allclose(quad.mean(0), [201, 30], atol=0.5) and np.hypot(*(quad[1] - quad[0])) == pytest.approx(160, rel=0.02)
+    column = Polygon([(50, 0), (70, 0), (70, 400), (50, 400)])  # a column: its middle 8 widths, top to bottom
+    quad, length = _middle(column, 8.0)
+    assert length == pytest.approx(20.0) and np.allclose(quad, [[50, 120], [70, 120], [70, 280], [50, 280]])
+    short = Polygon([(0, 0), (100, 0), (100, 20), (0, 20)])
+    assert np.allclose(_middle(short, 8.0)[0], [[0, 0], [100, 0], [100, 20], [0, 20]])  # short lines are shown whole

@@ -41,10 +41,29 @@ def test_every_kind_renders_at_model_height_with_ink(sampler_renderer):
     for kind in sorted(set(TextSampler.KINDS)):  # sorted: the same draws on every run
         for _ in range(12):
             text = sampler.sample(rng, kind)
-            image = renderer.render_plate(text, rng) if kind == "plate" else renderer.render(text, rng)
+            image = renderer.render_plate(text, rng) if kind == "plate" else renderer.render(text, rng, receipt=kind == "receipt")
             assert image is not None and image.dtype == np.uint8
             assert image.shape[0] == 32 and image.shape[1] >= 8, (kind, text, image.shape)
             assert float(image.std()) > 5, (kind, text)  # not blank (low-contrast looks reach 7)
+
+
+def test_receipt_lines_read_like_receipts(sampler_renderer):
+    sampler, _ = sampler_renderer
+    rng = random.Random(4)
+    lines = [sampler.sample(rng, "receipt") for _ in range(300)]
+    assert all(set(line) <= sampler.allowed for line in lines)
+    assert sum(any(c.isdigit() for c in line) for line in lines) > 0.6 * len(lines)  # amounts, dates, numbers
+    letters = [c for line in lines for c in line if c.isalpha()]
+    assert sum(c.isupper() for c in letters) > 0.6 * len(letters)  # till printers print capitals
+    assert not any(ord(c) > 0x2E80 for line in lines for c in line)  # no Chinese on an English receipt
+
+
+def test_monospaced_faces_are_told_apart(sampler_renderer):
+    _, renderer = sampler_renderer
+    mono = {f.family: f.mono for f in renderer.fonts}
+    known = {"DejaVu Sans Mono": True, "Liberation Mono": True, "DejaVu Sans": False, "Liberation Serif": False}
+    assert {family: mono[family] for family in known if family in mono} == {f: m for f, m in known.items() if f in mono}
+    assert sum(mono.values()) >= 2 and not all(mono.values())
 
 
 def test_dot_matrix_keeps_ink_only_on_dots():
