@@ -231,7 +231,7 @@ class TextSampler:
                     f"{rng.choice(['', '+60 ', '(', '1-'])}{r(1, 999):02d}{rng.choice(['-', ') ', ' '])}{r(100, 9999)} {r(1000, 9999)}",
             lambda: f"{r(1, 28):02d}/{r(1, 12):02d}/{r(2010, 2030)} {r(0, 23):02d}:{r(0, 59):02d}"
                     + rng.choice(["", f":{r(0, 59):02d}", " AM", " PM"]),
-            lambda: f"{words(1, 1)}{rng.choice(['@gmail.com', '@yahoo.com', '.com.my', '.com'])}".replace(" ", ""),
+            lambda: f"{words(1, 1)}{rng.choice(['@gmail.com', '@yahoo.com', '.com.my', '.com'])}",
             lambda: words(2, 7),
         ]
         text = rng.choice(choices)()
