@@ -184,11 +184,12 @@ class Pipeline:
         detection on the turned page excluded).
 
         Lines found on a page lying on its side are bits of lines (median aspect below LINE_ASPECT): the page is
-        then detected again turned 90 degrees and kept so if its lines look more like lines, unless they are
-        vertical columns: when the orient stage finds most of them, cut from the page as it lies, upright columns
-        rather than lines on their side, the page stays as it is and those columns are its lines, right to left.
-        Then the orient stage votes over the longest lines, each weighted by its length in line heights: upright or
-        upside down (`_poll`: the longest settle it alone when they agree)."""
+        then detected again turned 90 degrees and, if its lines look more like lines, the orient stage reads the
+        longest of them as cut from the page as it lies (`_sideways`). Mostly upright columns (and the stage reads
+        columns): the page stays as it is and those columns are its lines, right to left. Lines on their side that
+        all lie the same way: the page is turned that way. Otherwise it is turned 90 degrees and, like any other
+        page, the orient stage votes over its longest lines, each weighted by its length in line heights: upright
+        or upside down (`_poll`: the longest settle it alone when they agree)."""
         t0, detect_ms = time.perf_counter(), 0.0
         base, turned = 0, image
         if median_aspect(polygons) < LINE_ASPECT:
@@ -202,10 +203,19 @@ class Pipeline:
                 def unturned(lines: list[Polygon]) -> list[Polygon]:
                     return [Polygon(order_quad(unturn_points(p.exterior.coords[:-1], 90, w, h))) for p in lines]
 
-                if self.vertical and self._upright_columns(image, unturned(_longest(found))):
+                votes = self._sideways(image, unturned(_longest(found)))
+                if self.vertical and votes[0] + votes[180] > votes[90] + votes[270]:
                     columns = sorted(unturned(found), key=lambda p: -p.bounds[2])
                     return 0, image, columns, (time.perf_counter() - t0) * 1000 - detect_ms
                 base, turned, polygons = 90, sideways, found
+                if votes[270] and not votes[90]:  # every line lying on its side is read once turned 270 degrees
+                    base = 270
+                    t1 = time.perf_counter()
+                    turned = turn(image, base)
+                    polygons = self.detect(turned)
+                    detect_ms += (time.perf_counter() - t1) * 1000
+                if votes[90] + votes[270] and not (votes[90] and votes[270]):
+                    return base, turned, polygons, (time.perf_counter() - t0) * 1000 - detect_ms
 
         def ballots(part: list[Polygon]) -> list[list[tuple[int, float]]]:
             # a line votes upside down if it is read so as it lies, upright if it is read so once turned: the same
@@ -228,16 +238,16 @@ class Pipeline:
             detect_ms += (time.perf_counter() - t1) * 1000
         return base, turned, polygons, (time.perf_counter() - t0) * 1000 - detect_ms
 
-    def _upright_columns(self, image: np.ndarray, polygons: list[Polygon]) -> bool:
-        """Whether the longest of these tall regions are mostly (by length) vertical columns of upright characters
-        (the orient stage reads them at 0 or 180 degrees) rather than lines lying on their side (90 or 270)."""
-        def ballots(part: list[Polygon]) -> list[list[tuple[bool, float]]]:
+    def _sideways(self, image: np.ndarray, polygons: list[Polygon]) -> defaultdict[int, float]:
+        """The orient stage's angles for the longest of these tall regions, cut from the page as it lies, weighted
+        by length (`_poll`): 0 or 180 for vertical columns of upright characters, 90 or 270 for lines lying on
+        their side (the clockwise turn that makes them upright)."""
+        def ballots(part: list[Polygon]) -> list[list[tuple[int, float]]]:
             middles = [_middle(p, PAGE_VOTE_SPAN) for p in part]
             angles = self.orient([rectify(image, quad) for quad, _ in middles])
-            return [[(angle in (0, 180), min(8.0, length))] for (_, length), angle in zip(middles, angles)]
+            return [[(angle, min(8.0, length))] for (_, length), angle in zip(middles, angles)]
 
-        votes = _poll(polygons, ballots)
-        return votes[True] > votes[False]
+        return _poll(polygons, ballots)
 
     @staticmethod
     def _share_time(stage: str, ms: float, owners: list[Document], docs: list[Document]) -> None:

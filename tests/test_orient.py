@@ -81,6 +81,8 @@ def test_a_sideways_page_is_turned_and_mapped_back(ocr):
         # the upright page's box, turned 270 degrees clockwise with the page: (x, y) -> (y, width - x)
         expected = np.array([[y, PAGE.shape[1] - x] for x, y in a.points])
         assert np.allclose(np.sort(expected, axis=0), np.sort(np.array(b.points), axis=0), atol=3)
+    other_way = ocr(turn(PAGE, 90)).pages[0]  # lying the other way: turned 270 degrees, without a second vote
+    assert other_way.rotation == 270 and [l.text for l in other_way.lines] == [l.text for l in upright.lines]
 
 
 def test_a_page_of_vertical_columns_is_read_as_columns(ocr):
