@@ -131,7 +131,7 @@ class TextSampler:
     """Draws line texts: Chinese corpus snippets, English snippets, mixed lines, generated numbers/dates/codes,
     and uniform random characters so every class is seen."""
 
-    KINDS = ("zh", "zh", "zh", "en", "en", "en", "receipt", "mixed", "numeric", "numeric", "random", "plate")
+    KINDS = ("zh", "zh", "zh", "en", "en", "en", "receipt", "mixed", "numeric", "formula", "random", "plate")
     PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
     TOTALS = ("TOTAL", "SUBTOTAL", "SUB TOTAL", "GRAND TOTAL", "NET TOTAL", "TOTAL INCL. GST", "CASH", "CHANGE",
               "CHANGE DUE", "TAX", "GST 6%", "SST 10%", "VAT 20%", "SERVICE CHARGE 10%", "ROUNDING ADJ", "DISCOUNT",
@@ -262,6 +262,48 @@ class TextSampler:
         ]
         return rng.choice(choices)()
 
+    def _formula(self, rng: random.Random) -> str:
+        """A formula as set in English technical text: terms joined by operators, set membership and intervals,
+        limits, integrals, sums, functions and Greek letters; operators spaced or set tight, sometimes after words."""
+        r = rng.randint
+        sp = " " if rng.random() < 0.7 else ""
+
+        def var() -> str:
+            return rng.choice([rng.choice("abcdfhkmnpqrstuvwxyz"), rng.choice("αβγδεθλμπρστφωΔΣΩ"),
+                               f"{rng.choice('xyzant')}{r(0, 9)}"])
+
+        def num() -> str:
+            return rng.choice([str(r(0, 99)), f"{r(0, 99)}.{r(0, 999)}", str(r(100, 99999)), f"{r(1, 9)}/{r(2, 9)}"])
+
+        def term() -> str:
+            return rng.choice([
+                var, num, var, lambda: f"{num()}{var()}",
+                lambda: f"{rng.choice(['sin', 'cos', 'tan', 'log', 'ln', 'exp', 'f', 'g'])}({var()})",
+                lambda: f"({var()}{sp}{rng.choice('+-')}{sp}{num()})", lambda: f"√{rng.choice([num(), var()])}",
+                lambda: f"|{var()}|", lambda: f"{var()}^{r(2, 4)}", lambda: f"{var()}/{var()}",
+            ])()
+
+        def expr(n: int) -> str:
+            return f"{sp}{rng.choice('+-×÷·/')}{sp}".join(term() for _ in range(n))
+
+        rel = f"{sp}{rng.choice(['=', '=', '≤', '≥', '<', '>', '≠', '≈', '±', '→'])}{sp}"
+        left, right = rng.choice("[("), rng.choice("])")
+        text = rng.choice([
+            lambda: f"{expr(r(1, 3))}{rel}{expr(r(1, 2))}",
+            lambda: f"{var()} ∈ {left}{num()}, {rng.choice([num(), '∞'])}{right}",
+            lambda: f"lim {var()}→{rng.choice(['∞', '0', num()])} {expr(r(1, 2))}{rel}{num()}",
+            lambda: f"∫ {expr(r(1, 2))} d{rng.choice('xtuθ')}{rel}{expr(1)}",
+            lambda: f"∑ {expr(r(1, 2))}{rel}{num()}",
+            lambda: f"{var()}{rel}{num()} ± {num()}{rng.choice(['', ' kg', ' m/s', ' cm', '%', '°', ' Hz'])}",
+            lambda: f"{num()}{sp}×{sp}{num()}{sp}÷{sp}{num()}{sp}={sp}{var()}",
+        ])()
+        if rng.random() < 0.35:  # a formula inside a sentence
+            n = r(1, 5)
+            start = r(0, len(self.en_words) - n)
+            words = " ".join(self.en_words[start : start + n])
+            text = rng.choice([f"{words} {text}", f"{text}, {words}", f"{words}: {text}"])
+        return text
+
     def _plate(self, rng: random.Random) -> str:
         """A Chinese licence plate number as registered (the plate's separator dot is decoration, not text)."""
         letters = "ABCDEFGHJKLMNPQRSTUVWXYZ"
@@ -313,7 +355,7 @@ class LineRenderer:
         def chance(p: float, on_receipt: float | None = None) -> bool:
             return not clean and rng.random() < (on_receipt if receipt and on_receipt is not None else p)
 
-        spacing = rng.uniform(0.02, 0.5 if receipt else 0.35) * size if chance(0.2, 0.35) else 0.0
+        spacing = rng.uniform(0.02, 0.35) * size if chance(0.2, 0.35) else 0.0
         jitter = rng.uniform(0.02, 0.07) * size if chance(0.1) else 0.0
         stroke = (2 if size >= 36 and not face.cjk else 1) if chance(0.12) else 0  # fake bold; 2 px only where strokes are few
         width = int(font.getlength(text) + (spacing + 2 * stroke) * len(text) + size * 2)

@@ -43,7 +43,7 @@ def pad_batch(images: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.from_numpy(x), torch.from_numpy(widths)
 
 
-VAL_KINDS = ("zh", "en", "mixed", "numeric", "plate", "receipt")  # held-out lines are logged per kind
+VAL_KINDS = ("zh", "en", "mixed", "numeric", "plate", "receipt", "formula")  # held-out lines are logged per kind
 COLUMNS = 0.15  # share of Chinese lines rendered as vertical columns and re-laid into a row, as the Pipeline reads them
 
 

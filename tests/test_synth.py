@@ -58,6 +58,17 @@ def test_receipt_lines_read_like_receipts(sampler_renderer):
     assert not any(ord(c) > 0x2E80 for line in lines for c in line)  # no Chinese on an English receipt
 
 
+
+def test_formulas_mix_operators_spaced_and_tight(sampler_renderer):
+    sampler, _ = sampler_renderer
+    rng = random.Random(5)
+    lines = [sampler.sample(rng, "formula") for _ in range(300)]
+    assert all(set(line) <= sampler.allowed for line in lines)  # every symbol is a recognizer class
+    assert all(any(c in "=≤≥<>≠≈±→∈∫∑+-×÷·/" for c in line) for line in lines)
+    assert sum(" = " in line for line in lines) > 30 and sum(re.search(r"\w=\w", line) is not None for line in lines) > 10
+    assert sum(bool(re.search("[a-z]{3,} ", line)) for line in lines) > 30  # some inside a sentence
+    assert not any(ord(c) > 0x2E80 for line in lines for c in line)
+
 def test_monospaced_faces_are_told_apart():
     mono = {f.family: f.mono for f in discover_fonts()}
     known = {"DejaVu Sans Mono": True, "Liberation Mono": True, "DejaVu Sans": False, "Liberation Serif": False}
