@@ -344,8 +344,9 @@ class LineRenderer:
     def render(self, text: str, rng: random.Random, clean: bool = False, receipt: bool = False) -> np.ndarray | None:
         """The line in a random covering font; unless `clean`, with the look of real crops: light-on-dark and
         low-contrast colours, bold, letter spacing, handwriting-like jitter, clutter and neighbouring lines in the
-        background, dot-matrix or faded thermal print, tight crops, condensed or expanded shapes. A `receipt` line
-        is more often monospaced, letter-spaced, dot-matrix or faded, as till printers print."""
+        background, dot-matrix, faded or worn-thin thermal print, tight crops, condensed or expanded shapes. A
+        `receipt` line is more often monospaced, letter-spaced, dot-matrix, faded or thin, as till printers print.
+        None when no font covers the text or nothing readable is left (gray levels' spread under 5)."""
         picked = self.pick_font(text, rng, clean, mono=receipt and rng.random() < 0.6)
         if picked is None:
             return None
@@ -377,8 +378,10 @@ class LineRenderer:
         ink_h = max(bottom - top, size * 0.5)
         if chance(0.07, 0.25):
             alpha = self._dot_matrix(alpha, size, rng)
-        if chance(0.1, 0.25):  # faded thermal print
-            alpha *= self._smooth_field(alpha.shape, rng, 0.3, 1.0)
+        elif chance(0.06, 0.2):
+            alpha = self._thin(alpha, size, rng)
+        if chance(0.1, 0.25):  # faded thermal print, never fainter than 35 gray levels from the paper
+            alpha *= self._smooth_field(alpha.shape, rng, min(1.0, max(0.3, 35 / abs(bg - fg))), 1.0)
         back = Image.new("L", (width, height), color=bg)
         if chance(0.15):
             self._clutter(ImageDraw.Draw(back), width, height, bg, fg, rng)
@@ -417,7 +420,8 @@ class LineRenderer:
         img = img[y0 + pad : y1 + pad, x0 + pad : x1 + pad]
         if not clean:
             img = self.degrade(img, rng, bg)
-        return self.to_height(img, rng.uniform(0.65, 1.35) if chance(0.3) else 1.0)
+        line = self.to_height(img, rng.uniform(0.65, 1.35) if chance(0.3) else 1.0)
+        return line if float(line.std()) >= 5 else None  # looks piled on a faint line can leave nothing to read
 
     def render_junk(self, text: str, rng: random.Random) -> np.ndarray | None:
         """What a detector finds that is no line of text, as a gray crop of height 32: the top or bottom sliver of
@@ -520,6 +524,18 @@ class LineRenderer:
         h, w = shape
         coarse = np.random.default_rng(rng.getrandbits(32)).uniform(low, high, (max(2, h // 16), max(2, w // 16)))
         return cv2.resize(coarse.astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC).clip(low, high)
+
+    @staticmethod
+    def _thin(alpha: np.ndarray, size: int, rng: random.Random) -> np.ndarray:
+        """Strokes worn thin and broken, as a cheap thermal printer prints them: the ink eroded (unless that would
+        leave almost none) and cut by small gaps."""
+        k = max(2, round(size * rng.uniform(0.03, 0.06)))
+        thin = cv2.erode(alpha, np.ones((k, k), np.uint8))
+        if thin.sum() < 0.25 * alpha.sum():
+            thin = alpha
+        gaps = np.random.default_rng(rng.getrandbits(32)).random(alpha.shape) < rng.uniform(0.0, 0.05)
+        gaps = cv2.dilate(gaps.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k + 1, k + 1)))
+        return thin * (1 - gaps).astype(np.float32)
 
     @staticmethod
     def _dot_matrix(alpha: np.ndarray, size: int, rng: random.Random) -> np.ndarray:
