@@ -76,6 +76,7 @@ def export(checkpoint: Path, out: Path, metrics: dict | None = None) -> None:
         "date": datetime.date.today().isoformat(),
     }
     logs = [path.parent / "log.jsonl" for path, _ in runs]
+    logs += [Path(r["run_dir"]) / "log.jsonl" for r in recipe.get("average", [])]  # runs averaged (models.average)
     card["learning_curve"] = [
         r for log in logs if log.exists() for r in map(json.loads, log.read_text().splitlines()) if "cer_synth_zh" in r
     ]

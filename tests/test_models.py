@@ -46,3 +46,31 @@ def test_glyph_head_factorisation_reproduces_the_classifier(model):
     feats = torch.randn(5, model.proj.in_features)
     with torch.no_grad():
         np.testing.assert_allclose(model.fc(model.proj(feats)).numpy(), head(feats).numpy(), atol=1e-4)
+
+
+def test_averaged_runs_have_the_mean_weights_and_their_summed_training(tmp_path):
+    from models.average import average
+
+    def run(name, seed, step, samples, seconds, init=None):
+        torch.manual_seed(seed)
+        m = CRNN(6, hidden=8, channels=(4, 4, 4, 4, 8, 8))
+        recipe = {"run_dir": str(tmp_path / name), "hidden": 8, "channels": [4, 4, 4, 4, 8, 8]}
+        if init:
+            recipe["init"] = str(init)
+        path = tmp_path / f"{name}.pt"
+        torch.save({"model": m.state_dict(), "charset": list("abcde"), "recipe": recipe,
+                    "state": {"phase": "lines", "step": step, "samples": samples, "seconds": seconds}}, path)
+        return path, m
+
+    start, _ = run("start", 0, 100, 1000, 50.0)
+    a, ma = run("a", 1, 30, 1960, 80.0, init=start)
+    b, mb = run("b", 2, 20, 1640, 70.0, init=start)
+    averaged = average([a, b])
+    for name, tensor in averaged["model"].items():
+        if tensor.is_floating_point():
+            torch.testing.assert_close(tensor, (ma.state_dict()[name] + mb.state_dict()[name]) / 2)
+    assert averaged["state"] == {"phase": "lines", "step": 50, "samples": 1000 + 960 + 640, "seconds": 50.0 + 30 + 20}
+    assert averaged["recipe"]["init"] == str(start) and len(averaged["recipe"]["average"]) == 2
+    other, _ = run("other", 3, 10, 1100, 60.0)  # not started from the same weights
+    with pytest.raises(ValueError, match="init"):
+        average([a, other])
