@@ -22,6 +22,9 @@ def average(checkpoints: list[Path]) -> dict:
     if len(runs) < 2:
         raise ValueError("models.average: give at least two checkpoints")
     first = runs[0]
+    if "init" not in first["recipe"]:
+        raise ValueError(f"models.average: {checkpoints[0]} names no `init`; only runs fine-tuned from the same "
+                         "checkpoint can be averaged")
     for path, run in zip(checkpoints[1:], runs[1:]):
         for key in ("init", "hidden", "channels"):
             if run["recipe"].get(key) != first["recipe"].get(key):

@@ -74,3 +74,5 @@ def test_averaged_runs_have_the_mean_weights_and_their_summed_training(tmp_path)
     other, _ = run("other", 3, 10, 1100, 60.0)  # not started from the same weights
     with pytest.raises(ValueError, match="init"):
         average([a, other])
+    with pytest.raises(ValueError, match="init"):
+        average([other, a])
