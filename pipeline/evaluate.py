@@ -92,10 +92,7 @@ def evaluate_manifest(manifest: Path, read: Callable[[Path], Document], case_ins
     if kind == "crops":
         truths = [_fold(str(row.get("text", "")), case_insensitive) for row in rows]
         preds = [_fold(" ".join(doc.text.split("\n")), case_insensitive) if doc else "" for doc in docs]
-        scores = metrics.cer(preds, truths)
-        no_space = metrics.cer([_no_space(p) for p in preds], [_no_space(t) for t in truths])
-        result.update(cer=round(scores["cer"], 4), cer_no_space=round(no_space["cer"], 4),
-                      line_accuracy=round(scores["line_accuracy"], 4), chars=scores["chars"], ms_per_image=ms)
+        result.update(_line_scores(preds, truths), ms_per_image=ms)
     else:
         det = {"tp": 0, "pred": 0, "truth": 0}
         bot = {"tp": 0, "pred": 0, "truth": 0}
@@ -146,12 +143,17 @@ def evaluate_boxes(manifest: Path, read_crops: Callable[[list[np.ndarray]], list
         read = read_crops([rectify(image, np.asarray(line["points"], np.float32)) for line in lines]) if lines else []
         seconds += time.perf_counter() - start
         preds += [_fold(text, case_insensitive) for text in read]
+    return {"set": _set_name(manifest), "kind": "boxes", "items": len(truths), "case_insensitive": case_insensitive,
+            **_line_scores(preds, truths), "ms_per_line": round(1000 * seconds / max(1, len(truths)), 2),
+            "failed": failed}
+
+
+def _line_scores(preds: list[str], truths: list[str]) -> dict:
+    """CER with and without white space, line accuracy and character count of lines read one by one."""
     scores = metrics.cer(preds, truths)
     no_space = metrics.cer([_no_space(p) for p in preds], [_no_space(t) for t in truths])
-    return {"set": _set_name(manifest), "kind": "boxes", "items": len(truths), "case_insensitive": case_insensitive,
-            "cer": round(scores["cer"], 4), "cer_no_space": round(no_space["cer"], 4),
-            "line_accuracy": round(scores["line_accuracy"], 4), "chars": scores["chars"],
-            "ms_per_line": round(1000 * seconds / max(1, len(truths)), 2), "failed": failed}
+    return {"cer": round(scores["cer"], 4), "cer_no_space": round(no_space["cer"], 4),
+            "line_accuracy": round(scores["line_accuracy"], 4), "chars": scores["chars"]}
 
 
 def _drop_dont_care(pred: list[tuple[Polygon, str]], care: list[Polygon]) -> list[tuple[Polygon, str]]:

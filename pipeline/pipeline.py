@@ -68,6 +68,13 @@ def _middle(polygon: Polygon, span: float) -> tuple[np.ndarray, float]:
     return np.float32([tl + (bl - tl) * a, tr + (br - tr) * a, tr + (br - tr) * b, tl + (bl - tl) * b]), length
 
 
+def _voters(image: np.ndarray, lines: list[Polygon]) -> tuple[list[np.ndarray], list[float]]:
+    """What the orient stage sees of each voting line (`_middle`, cut from `image`) and its vote's weight: its length
+    in line heights, at most 8."""
+    middles = [_middle(p, PAGE_VOTE_SPAN) for p in lines]
+    return [rectify(image, quad) for quad, _ in middles], [min(8.0, length) for _, length in middles]
+
+
 class Pipeline:
     """Holds one predictor per stage kind, built once from a config; call it on an input to get a Document."""
 
@@ -220,14 +227,10 @@ class Pipeline:
         def ballots(part: list[Polygon]) -> list[list[tuple[int, float]]]:
             # a line votes upside down if it is read so as it lies, upright if it is read so once turned: the same
             # evidence either way, whatever margin the stage asks before it turns a line
-            middles = [_middle(p, PAGE_VOTE_SPAN) for p in part]
-            crops = [rectify(turned, quad) for quad, _ in middles]
+            crops, weights = _voters(turned, part)
             angles = self.orient(crops + [turn(c, 180) for c in crops])
-            out = []
-            for (_, length), as_is, flipped in zip(middles, angles, angles[len(crops):]):
-                weight = min(8.0, length)
-                out.append([(180, weight)] * (as_is == 180) + [(0, weight)] * (flipped == 180))
-            return out
+            return [[(180, weight)] * (as_is == 180) + [(0, weight)] * (flipped == 180)
+                    for weight, as_is, flipped in zip(weights, angles, angles[len(crops):])]
 
         votes = _poll(polygons, ballots)
         if votes[180] > votes[0]:
@@ -243,9 +246,8 @@ class Pipeline:
         by length (`_poll`): 0 or 180 for vertical columns of upright characters, 90 or 270 for lines lying on
         their side (the clockwise turn that makes them upright)."""
         def ballots(part: list[Polygon]) -> list[list[tuple[int, float]]]:
-            middles = [_middle(p, PAGE_VOTE_SPAN) for p in part]
-            angles = self.orient([rectify(image, quad) for quad, _ in middles])
-            return [[(angle, min(8.0, length))] for (_, length), angle in zip(middles, angles)]
+            crops, weights = _voters(image, part)
+            return [[(angle, weight)] for weight, angle in zip(weights, self.orient(crops))]
 
         return _poll(polygons, ballots)
 
