@@ -344,8 +344,9 @@ class LineRenderer:
     def render(self, text: str, rng: random.Random, clean: bool = False, receipt: bool = False) -> np.ndarray | None:
         """The line in a random covering font; unless `clean`, with the look of real crops: light-on-dark and
         low-contrast colours, bold, letter spacing, handwriting-like jitter, clutter and neighbouring lines in the
-        background, dot-matrix, faded or worn-thin thermal print, tight crops, condensed or expanded shapes. A
-        `receipt` line is more often monospaced, letter-spaced, dot-matrix, faded or thin, as till printers print.
+        background, dot-matrix, faded or worn-thin thermal print, slanted or bent lines, tight crops, condensed or expanded shapes. A
+        `receipt` line is more often monospaced, letter-spaced, dot-matrix, faded, thin or bent, as till printers print
+        and curled paper shows them.
         None when no font covers the text or nothing readable is left (gray levels' spread under 5)."""
         picked = self.pick_font(text, rng, clean, mono=receipt and rng.random() < 0.6)
         if picked is None:
@@ -400,6 +401,8 @@ class LineRenderer:
         img = np.clip(base * (1 - alpha) + fg * alpha, 0, 255).astype(np.uint8)
         if chance(0.15):  # a slanted line cut out by its upright box, as on photographed receipts
             img, (top, bottom, left, right) = self._slant(img, (top, bottom, left, right), ink_h, bg, rng)
+        if chance(0.1, 0.25):  # a line bent with curled paper, neighbours and all
+            img, (top, bottom) = self._bend(img, (top, bottom, left, right), ink_h, bg, rng)
         if clean:
             m = int(0.15 * ink_h)
             y0, y1, x0, x1 = top - m, bottom + m, left - m, right + m
@@ -578,9 +581,43 @@ class LineRenderer:
         h, w = img.shape[:2]
         return img, (max(0, int(y0)), min(h, math.ceil(y1)), max(0, int(x0)), min(w, math.ceil(x1)))
 
+    @staticmethod
+    def _bend(img: np.ndarray, box: tuple[int, int, int, int], ink_h: float, bg: int,
+              rng: random.Random) -> tuple[np.ndarray, tuple[int, int]]:
+        """The canvas bent along a gentle wave (a crest or two across the line, up to 0.35 ink heights deep), and
+        the line's box's new top and bottom, grown to hold the bent ink."""
+        top, bottom, left, right = box
+        h, w = img.shape
+        depth = rng.uniform(0.1, 0.35) * ink_h
+        period = rng.uniform(1.0, 3.0) * max(right - left, 1)
+        xs = np.arange(w, dtype=np.float32)
+        shift = depth * np.sin(2 * np.pi * (xs - left) / period + rng.uniform(0, 2 * np.pi))
+        map_x = np.broadcast_to(xs, (h, w)).astype(np.float32)
+        map_y = (np.arange(h, dtype=np.float32)[:, None] - shift[None, :]).astype(np.float32)
+        img = cv2.remap(img, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=bg)
+        span = shift[left:right]
+        return img, (max(0, int(top + span.min())), min(h, math.ceil(bottom + span.max())))
+
+    @staticmethod
+    def _bilevel(img: np.ndarray, rng: random.Random) -> np.ndarray:
+        """The crop as a bilevel scan: at a lower resolution, each pixel black or white against the mean of its
+        surroundings less an offset (15-45% of the contrast: a small one bloats bold strokes, a large one breaks thin
+        ones; local, so a shaded background does not turn black), enlarged back pixel by pixel."""
+        h, w = img.shape
+        f = rng.uniform(0.45, 1.0)
+        small = cv2.resize(img, (max(2, int(w * f)), max(2, int(h * f))), interpolation=cv2.INTER_AREA).astype(np.float32)
+        lo, hi = np.percentile(small, (5, 95))
+        light_ink = np.median(small) < (lo + hi) / 2
+        if light_ink:
+            small = 255 - small
+        k = 2 * small.shape[0] + 1
+        dark = small < cv2.blur(small, (k, k)) - rng.uniform(0.15, 0.45) * max(hi - lo, 1.0)
+        binary = np.where(dark != light_ink, 0, 255).astype(np.uint8)
+        return cv2.resize(binary, (w, h), interpolation=cv2.INTER_NEAREST)
+
     def degrade(self, img: np.ndarray, rng: random.Random, bg: int) -> np.ndarray:
         """A gray crop on background `bg` with, each by chance, a texture, a perspective warp, a rule, low
-        resolution, blur, noise and JPEG artefacts."""
+        resolution, blur, noise, a bilevel scan's thresholding and JPEG artefacts."""
         h, w = img.shape
         if rng.random() < 0.3:  # background gradient / texture
             grad = np.linspace(rng.uniform(-40, 40), rng.uniform(-40, 40), w, dtype=np.float32)[None, :]
@@ -604,6 +641,8 @@ class LineRenderer:
         if rng.random() < 0.3:
             noise = np.random.default_rng(rng.getrandbits(32)).normal(0, rng.uniform(3, 18), img.shape)
             img = np.clip(img + noise, 0, 255).astype(np.uint8)
+        if rng.random() < 0.1:  # bilevel scan (fax, cheap receipt scanners): thresholded, strokes broken or bloated
+            img = self._bilevel(img, rng)
         if rng.random() < 0.25:
             ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, rng.randint(20, 80)])
             img = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE)

@@ -3,7 +3,9 @@
     python -m models.train_crnn configs/train/crnn_zh_en.yaml [--threads 1]
 
 A recipe with `init: runs/<other>/last.pt` and no `glyph` section fine-tunes another run's weights on lines.
-`lines.kinds` lists the text kinds drawn (TextSampler.KINDS when absent; repeat a kind to draw it more often).
+`lines.kinds` lists the text kinds drawn (TextSampler.KINDS when absent; repeat a kind to draw it more often);
+`lines.columns` is the share of Chinese lines rendered as vertical columns and re-laid into a row, as the Pipeline
+reads them (0.15 when absent).
 Resumable: the checkpoint (run_dir/last.pt) holds the model, optimizer, phase and step; the log (run_dir/log.jsonl)
 records samples seen, hours and CER per validation set, which the model card takes as its learning curve.
 """
@@ -44,16 +46,15 @@ def pad_batch(images: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 VAL_KINDS = ("zh", "en", "mixed", "numeric", "plate", "receipt", "formula")  # held-out lines are logged per kind
-COLUMNS = 0.15  # share of Chinese lines rendered as vertical columns and re-laid into a row, as the Pipeline reads them
 
 
 class LineBatches(IterableDataset):
     """Endless batches of rendered lines, grouped by width so little of each batch is padding."""
 
     def __init__(self, charset: list[str], batch_size: int, max_width: int, seed: int, kinds: tuple[str, ...],
-                 pool: int = 8) -> None:
+                 columns: float = 0.15, pool: int = 8) -> None:
         self.charset, self.batch_size, self.max_width, self.seed, self.pool = charset, batch_size, max_width, seed, pool
-        self.kinds = kinds
+        self.kinds, self.columns = kinds, columns
         self.index = {c: i + 1 for i, c in enumerate(charset)}
 
     def __iter__(self):
@@ -65,7 +66,7 @@ class LineBatches(IterableDataset):
             while len(items) < self.batch_size * self.pool:
                 kind = rng.choice(self.kinds)
                 text = sampler.sample(rng, kind)
-                if kind == "zh" and rng.random() < COLUMNS:
+                if kind == "zh" and rng.random() < self.columns:
                     text = text.replace(" ", "")
                     column = render_column(renderer, text, rng)
                     img = None if column is None else renderer.to_height(relay_column(column))
@@ -182,7 +183,8 @@ def main() -> None:
     if resumed or "init" in cfg:  # "init": fine-tune from another run's weights, continuing its learning curve
         ckpt = torch.load(ckpt_path if resumed else cfg["init"], weights_only=False)
         model.load_state_dict(ckpt["model"])
-        glyph.head.load_state_dict(ckpt["glyph_head"])
+        if "glyph_head" in ckpt:  # absent from averaged runs (models.average), which fine-tune on lines only
+            glyph.head.load_state_dict(ckpt["glyph_head"])
         state = ckpt["state"] if resumed else {**ckpt["state"], "phase": "lines", "step": 0}
         print(f"{'resumed' if resumed else 'initialised from ' + cfg['init']}: {state}", flush=True)
     trained = glyph if state["phase"] == "glyph" else model
@@ -243,7 +245,8 @@ def main() -> None:
     val_synth = held_out_lines(charset, c["val_lines"])
     val_real = real_crops(charset)
     loader = DataLoader(
-        LineBatches(charset, c["batch_size"], c["max_width"], cfg.get("seed", 0) + state["step"], kinds),
+        LineBatches(charset, c["batch_size"], c["max_width"], cfg.get("seed", 0) + state["step"], kinds,
+                    c.get("columns", 0.15)),
         batch_size=None, num_workers=1, prefetch_factor=4,
     )
     ctc = torch.nn.CTCLoss(zero_infinity=True)

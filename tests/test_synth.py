@@ -100,6 +100,37 @@ def test_thin_print_wears_strokes_down_without_erasing_them():
         assert (thin[30:60].sum(axis=0) > 0).sum() < (alpha[30:60].sum(axis=0) > 0).sum()
 
 
+def _bars(bg: int = 230, fg: int = 40) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """A canvas with a straight "line" of vertical bars (strokes 4 px wide, 24 px high) and its ink box."""
+    img = np.full((96, 400), bg, np.uint8)
+    for x in range(20, 380, 12):
+        img[36:60, x : x + 4] = fg
+    return img, (36, 60, 20, 380)
+
+
+def test_bent_lines_curve_within_their_grown_box():
+    img, box = _bars()
+    for seed in range(5):
+        bent, (top, bottom) = LineRenderer._bend(img, box, 24, 230, random.Random(seed))
+        rows, cols = np.nonzero(bent < 135)
+        assert top <= rows.min() and rows.max() < bottom  # the box holds the bent ink
+        centres = [rows[cols == x].mean() for x in range(21, 380, 12)]
+        assert max(centres) - min(centres) > 2.0  # the line bends: its middle rises and falls along it
+        assert abs((bent < 135).sum() - (img < 135).sum()) < 0.1 * (img < 135).sum()  # ink moved, not lost
+
+
+@pytest.mark.parametrize("bg, fg", [(230, 40), (30, 200)])
+def test_bilevel_scans_keep_the_strokes_and_their_polarity(bg, fg):
+    img, (top, bottom, left, right) = _bars(bg, fg)
+    noisy = np.clip(img + np.random.default_rng(0).normal(0, 6, img.shape), 0, 255).astype(np.uint8)
+    for seed in range(5):
+        scan = LineRenderer._bilevel(noisy, random.Random(seed))
+        assert set(np.unique(scan)) <= {0, 255}
+        ink = scan == (0 if fg < bg else 255)
+        assert ink[img == fg].mean() > 0.5  # most of every stroke survives
+        assert ink[img == bg].mean() < 0.05  # the paper stays paper
+
+
 @pytest.mark.parametrize("effects", [[], [(3.0, 4.0, (90, 90, 90), 0)], [(0, 0, (90, 90, 90), 3)]])
 def test_page_boxes_hug_the_ink_with_its_outline_or_shadow(sampler_renderer, effects):
     from PIL import Image, ImageDraw
