@@ -1,7 +1,8 @@
 """Build the shipped language model: `python -m lm.build_lm --order 4 --prune 1 3 4 --out lm/zh_en.arpa`.
 
 Text: the training split of ../shared/data/corpora (the lines models.synth holds out for evaluation are skipped),
-cleaned as the recognizer's labels are (normalize_label, charset only); word lists from the PyPI packages wordfreq
+cleaned as the recognizer's labels are (normalize_label, charset only); `--generated` lines of each of the
+recognizer's generated kinds (numbers, receipt fields, plates: formats the corpora lack); word lists from the PyPI packages wordfreq
 (English and Chinese, weighted by Zipf frequency) and jieba (its dictionary's words) when they are installed; and
 every charset character once, so no recognizable character is <unk>. Each line, word or character is one sentence
 of LM tokens (lm.tokens); English words outside the vocabulary (the wordfreq list plus corpus words seen at least
@@ -14,6 +15,7 @@ import argparse
 import collections
 import json
 import math
+import random
 import sys
 import time
 from importlib import metadata
@@ -24,8 +26,9 @@ from lm.arpa import UNK, build_arpa
 from lm.scorer import load_model
 from lm.tokens import english_word, lm_tokens
 from models.charset import build_charset, normalize_label
-from models.synth import CORPORA, _held_out_text, _read_records
+from models.synth import CORPORA, TextSampler, _held_out_text, _read_records
 
+GENERATED = ("numeric", "receipt", "plate")  # TextSampler kinds whose formats the corpora do not hold
 Sentence = tuple[list[str], int]
 Lines = dict[str, list[str]]
 WordLists = dict[str, list[tuple[str, int]]]
@@ -39,6 +42,13 @@ def corpus_lines(corpora: Path, allowed: set[str]) -> Lines:
         cleaned = ("".join(c for c in normalize_label(r) if c in allowed).strip() for r in records)
         lines[path.name] = [t for t in cleaned if t]
     return lines
+
+
+def generated_lines(charset: list[str], per_kind: int, corpora: Path, seed: int = 0) -> Lines:
+    """`per_kind` lines of each GENERATED kind drawn by models.synth.TextSampler from the training split: numbers,
+    dates, amounts, codes, receipt fields and licence plates, as the recognizer is trained on them."""
+    sampler, rng = TextSampler(charset, corpora=corpora), random.Random(seed)
+    return {f"generated_{kind}": [sampler.sample(rng, kind) for _ in range(per_kind)] for kind in GENERATED}
 
 
 def word_lists(allowed: set[str], n_en: int, n_zh: int) -> tuple[WordLists, dict[str, str]]:
@@ -106,6 +116,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--corpora", type=Path, default=CORPORA)
     parser.add_argument("--en-words", type=int, default=50000, help="English words taken from wordfreq")
     parser.add_argument("--zh-words", type=int, default=50000, help="Chinese words taken from wordfreq")
+    parser.add_argument("--generated", type=int, default=20000, metavar="N",
+                        help=f"lines of each generated kind ({', '.join(GENERATED)}) added to the corpus")
     parser.add_argument("--min-en-count", type=int, default=2,
                         help="corpus English words seen this often join the vocabulary")
     args = parser.parse_args(argv)
@@ -116,6 +128,8 @@ def main(argv: list[str] | None = None) -> None:
     charset = build_charset()
     allowed = set(charset)
     lines = corpus_lines(args.corpora, allowed)
+    if args.generated:
+        lines.update(generated_lines(charset, args.generated, args.corpora))
     lists, versions = word_lists(allowed, args.en_words, args.zh_words)
     vocab, unk_types = english_vocabulary(lines, lists, args.min_en_count)
     start = time.time()
@@ -133,7 +147,8 @@ def main(argv: list[str] | None = None) -> None:
         "prune_min_counts_from_order_2": prune,
         "pruned_boundary_ngrams": "every n-gram of order >= 2 holding <s> or </s>",
         "corpus": {name: {"lines": len(t), "characters": sum(map(len, t))} for name, t in lines.items()},
-        "corpus_split": "training lines only: models.synth._held_out_text lines skipped",
+        "corpus_split": "training lines only: models.synth._held_out_text lines skipped; generated_* lines drawn by "
+                        "models.synth.TextSampler from the training split (seed 0)",
         "word_lists": {name: len(entries) for name, entries in lists.items()},
         "word_list_packages": versions,
         "english_vocabulary": len(vocab),

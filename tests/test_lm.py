@@ -188,6 +188,18 @@ def test_shipped_lm_fits_its_card():
     assert 4 <= card["order"] <= 6
 
 
+def test_shipped_lm_knows_the_generated_formats():
+    """Generated lines are in the corpus mix (lm.build_lm --generated): after a licence plate's province character
+    the LM expects a letter more than a digit, each against its context-free probability."""
+    model = load_model(ROOT / "lm/zh_en.arpa")
+
+    def gain(province, token):
+        return np.log10(_prob(model, (province,), token) / _prob(model, (), token))
+
+    for province in "粤京苏":
+        assert gain(province, "b") > gain(province, DIGIT) + 0.3
+
+
 def test_tuning_prefers_settings_never_worse_than_greedy_on_any_kind():
     from lm.tune import rank
 
