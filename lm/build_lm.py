@@ -2,11 +2,11 @@
 
 Text: the training split of ../shared/data/corpora (the lines models.synth holds out for evaluation are skipped),
 cleaned as the recognizer's labels are (normalize_label, charset only); `--generated` lines of each of the
-recognizer's generated kinds (numbers, receipt fields, plates: formats the corpora lack); word lists from the PyPI packages wordfreq
-(English and Chinese, weighted by Zipf frequency) and jieba (its dictionary's words) when they are installed; and
-every charset character once, so no recognizable character is <unk>. Each line, word or character is one sentence
-of LM tokens (lm.tokens); English words outside the vocabulary (the wordfreq list plus corpus words seen at least
-`--min-en-count` times) become <unk>. N-grams holding <s> or </s> are pruned: the decoder never scores line
+recognizer's generated kinds (numbers, receipt fields, plates: formats the corpora lack); word lists from the PyPI
+packages wordfreq (English and Chinese, weighted by Zipf frequency) and jieba (its dictionary's words) when they are
+installed; and every charset character once, so no recognizable character is <unk>. Each line, word or character is
+one sentence of LM tokens (lm.tokens); English words outside the vocabulary (the wordfreq list plus corpus words seen
+at least `--min-en-count` times) become <unk>. N-grams holding <s> or </s> are pruned: the decoder never scores line
 boundaries (lm.tokens). The model card (corpus mix, order, pruning, sizes) goes beside the ARPA.
 """
 from __future__ import annotations

@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--kinds", nargs="+", default=list(KINDS), choices=KINDS)
     parser.add_argument("--per-kind", type=int, default=150)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--alphas", type=float, nargs="+", default=[0.05, 0.1, 0.15, 0.2, 0.3])
+    parser.add_argument("--alphas", type=float, nargs="+", default=[0.05, 0.1, 0.2, 0.3, 0.4])
     parser.add_argument("--betas", type=float, nargs="+", default=[-0.5, -0.25, 0.0, 0.25, 0.5])
     parser.add_argument("--beam-widths", type=int, nargs="+", default=[8, 16, 32])
     parser.add_argument("--cache", type=Path, default=Path("runs/tune_cache.npz"))

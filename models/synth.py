@@ -344,9 +344,9 @@ class LineRenderer:
     def render(self, text: str, rng: random.Random, clean: bool = False, receipt: bool = False) -> np.ndarray | None:
         """The line in a random covering font; unless `clean`, with the look of real crops: light-on-dark and
         low-contrast colours, bold, letter spacing, handwriting-like jitter, clutter and neighbouring lines in the
-        background, dot-matrix, faded or worn-thin thermal print, slanted or bent lines, tight crops, condensed or expanded shapes. A
-        `receipt` line is more often monospaced, letter-spaced, dot-matrix, faded, thin or bent, as till printers print
-        and curled paper shows them.
+        background, dot-matrix, faded or worn-thin thermal print, slanted or bent lines, tight crops, condensed or
+        expanded shapes. A `receipt` line is more often monospaced, letter-spaced, dot-matrix, faded, thin or bent, as
+        till printers print and curled paper shows them.
         None when no font covers the text or nothing readable is left (gray levels' spread under 5)."""
         picked = self.pick_font(text, rng, clean, mono=receipt and rng.random() < 0.6)
         if picked is None:
@@ -605,7 +605,8 @@ class LineRenderer:
         ones; local, so a shaded background does not turn black), enlarged back pixel by pixel."""
         h, w = img.shape
         f = rng.uniform(0.45, 1.0)
-        small = cv2.resize(img, (max(2, int(w * f)), max(2, int(h * f))), interpolation=cv2.INTER_AREA).astype(np.float32)
+        small = cv2.resize(img, (max(2, int(w * f)), max(2, int(h * f))), interpolation=cv2.INTER_AREA)
+        small = small.astype(np.float32)
         lo, hi = np.percentile(small, (5, 95))
         light_ink = np.median(small) < (lo + hi) / 2
         if light_ink:
