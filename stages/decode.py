@@ -89,7 +89,8 @@ class BeamLMDecoder:
     `alpha` weights the natural log of each token's LM probability over its context-free probability (lm.scorer),
     `beta` is a bonus per character, `unk_offset` is added to the LM log-probability of each unknown English word
     (<unk> covers them all; the default, -ln 6623, shares its probability among the distinct unknown words of the
-    LM's corpus, `unk_types` in its card), `beam_width`, `beam_prune_logp` (drop beams this far below the best) and
+    LM's text corpora, as `unk_types` in its card counted them before generated lines (their codes count as words)
+    joined the mix; the decoder was tuned with it), `beam_width`, `beam_prune_logp` (drop beams this far below the best) and
     `token_min_logp` (classes below it are not tried unless best in their frame) bound the search. `hotwords`
     (strings, any script) gain `hotword_weight` per matched LM token. Classes outside `allowed_chars` are removed
     before the search.
@@ -105,10 +106,10 @@ class BeamLMDecoder:
         self,
         charset: list[str],
         lm: str = "lm/zh_en.arpa",
-        alpha: float = 0.05,
+        alpha: float = 0.1,
         beta: float = -0.25,
         unk_offset: float = -8.8,
-        beam_width: int = 16,
+        beam_width: int = 8,
         beam_prune_logp: float = -10.0,
         token_min_logp: float = -5.0,
         hotwords: list[str] | None = None,
