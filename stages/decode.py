@@ -90,8 +90,8 @@ class BeamLMDecoder:
     `beta` is a bonus per character, `unk_offset` is added to the LM log-probability of each unknown English word
     (<unk> covers them all; the default, -ln 6623, shares its probability among the distinct unknown words of the
     LM's text corpora, as `unk_types` in its card counted them before generated lines (their codes count as words)
-    joined the mix; the decoder was tuned with it), `beam_width`, `beam_prune_logp` (drop beams this far below the best) and
-    `token_min_logp` (classes below it are not tried unless best in their frame) bound the search. `hotwords`
+    joined the mix; the decoder was tuned with it), `beam_width`, `beam_prune_logp` (drop beams this far below the
+    best) and `token_min_logp` (classes below it are not tried unless best in their frame) bound the search. `hotwords`
     (strings, any script) gain `hotword_weight` per matched LM token. Classes outside `allowed_chars` are removed
     before the search.
 

@@ -121,7 +121,7 @@ def test_bent_lines_curve_within_their_grown_box():
 
 @pytest.mark.parametrize("bg, fg", [(230, 40), (30, 200)])
 def test_bilevel_scans_keep_the_strokes_and_their_polarity(bg, fg):
-    img, (top, bottom, left, right) = _bars(bg, fg)
+    img, _ = _bars(bg, fg)
     noisy = np.clip(img + np.random.default_rng(0).normal(0, 6, img.shape), 0, 255).astype(np.uint8)
     for seed in range(5):
         scan = LineRenderer._bilevel(noisy, random.Random(seed))
