@@ -75,8 +75,10 @@ def export(checkpoint: Path, out: Path, metrics: dict | None = None) -> None:
         "max_abs_diff_onnx_vs_torch": diff,
         "date": datetime.date.today().isoformat(),
     }
-    logs = [path.parent / "log.jsonl" for path, _ in runs]
-    logs += [Path(r["run_dir"]) / "log.jsonl" for r in recipe.get("average", [])]  # runs averaged (models.average)
+    logs = [  # each run's log, after those of the runs it averages (models.average), wherever it is in the chain
+        log for path, r in runs
+        for log in [*(Path(a["run_dir"]) / "log.jsonl" for a in r.get("average", [])), path.parent / "log.jsonl"]
+    ]
     card["learning_curve"] = [
         r for log in logs if log.exists() for r in map(json.loads, log.read_text().splitlines()) if "cer_synth_zh" in r
     ]

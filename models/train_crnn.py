@@ -52,7 +52,7 @@ class LineBatches(IterableDataset):
     """Endless batches of rendered lines, grouped by width so little of each batch is padding."""
 
     def __init__(self, charset: list[str], batch_size: int, max_width: int, seed: int, kinds: tuple[str, ...],
-                 columns: float = 0.15, pool: int = 8) -> None:
+                 columns: float, pool: int = 8) -> None:
         self.charset, self.batch_size, self.max_width, self.seed, self.pool = charset, batch_size, max_width, seed, pool
         self.kinds, self.columns = kinds, columns
         self.index = {c: i + 1 for i, c in enumerate(charset)}
