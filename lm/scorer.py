@@ -12,7 +12,7 @@ import kenlm
 import numpy as np
 from pyctcdecode.language_model import AbstractLanguageModel
 
-from lm.tokens import english_word, lm_tokens
+from lm.tokens import cjk, english_word, lm_tokens
 
 LN10 = math.log(10)
 _TRAILING_LETTERS = re.compile(r"[A-Za-z]+$")
@@ -67,10 +67,13 @@ def letter_log10p(path: Path) -> float:
 
 
 class ChunkLM(AbstractLanguageModel):
-    """Scores each pyctcdecode word (a chunk) as its LM tokens, in natural-log units:
-    alpha * (ln P_LM(token | context) - ln P_LM(token), summed over the tokens, + unk_offset per unknown English
-    word) + beta per character + hotword_weight per token of a hotword match (a match in progress is credited as it
-    grows and taken back if it breaks off or the line ends).
+    """Scores each pyctcdecode word (a chunk) as its LM tokens, in natural-log units: the sum over its tokens of
+    weight * (ln P_LM(token | context) - ln P_LM(token), + unk_offset for an unknown English word), where the
+    weight is `alpha_cjk` for a CJK token (a hanzi or CJK punctuation, see lm.tokens.cjk) and `alpha` for any other
+    (English words, digits, Latin punctuation and symbols), + beta per character + hotword_weight per token of a
+    hotword match (a match in progress is credited as it grows and taken back if it breaks off or the line ends).
+    Chinese text is where a character n-gram model knows most; letters and digits are also codes, plates and
+    amounts, whose characters the context predicts little beyond their format, so they get a weight of their own.
 
     The LM term is how much more likely the context makes each token than it is on its own: it favours what the
     context predicts and disfavours what it rules out, but, unlike ln P_LM alone, it does not charge every
@@ -84,13 +87,15 @@ class ChunkLM(AbstractLanguageModel):
         self,
         path: Path,
         alpha: float,
+        alpha_cjk: float,
         beta: float,
         unk_offset: float,
         hotwords: Sequence[str] = (),
         hotword_weight: float = 0.0,
     ) -> None:
         self.model = load_model(path)
-        self.alpha, self.beta, self.unk_offset, self.hotword_weight = alpha, beta, unk_offset, hotword_weight
+        self.alpha, self.alpha_cjk, self.beta = alpha, alpha_cjk, beta
+        self.unk_offset, self.hotword_weight = unk_offset, hotword_weight
         self.hotwords = [tuple(lm_tokens(h)) for h in hotwords]
         self.hotwords = [h for h in self.hotwords if h]
         self._hot_starts: dict[str, list[int]] = {}
@@ -128,20 +133,24 @@ class ChunkLM(AbstractLanguageModel):
 
     def score(self, prev_state: ChunkState, word: str, is_last_word: bool = False) -> tuple[float, ChunkState]:
         state, done, active = prev_state
-        log10p, unknown = 0.0, 0
+        lm = 0.0
         tokens = lm_tokens(word)
         for tok in tokens:
             out = kenlm.State()
-            log10p += self.model.BaseScore(state, tok, out) - self._base_log10p(tok)
+            gain = LN10 * (self.model.BaseScore(state, tok, out) - self._base_log10p(tok))
+            if cjk(tok):
+                lm += self.alpha_cjk * gain
+            else:
+                unknown = english_word(tok) and tok not in self.model and tok not in self._hot_tokens
+                lm += self.alpha * (gain + self.unk_offset * unknown)
             state = out
-            unknown += english_word(tok) and tok not in self.model and tok not in self._hot_tokens
             if self.hotwords:
                 done, active = self._advance(done, active, tok)
         new = ChunkState(state, done, active)
         hot = self._hot_bonus(done, active, is_last_word) - self._hot_bonus(*prev_state[1:], False)
         chars = sum(len(tok) if english_word(tok) else 1 for tok in tokens)  # per character, not per token: the
         # bonus must not favour reading a word as several tokens ("T0TAL": t, <digit>, tal) over one ("TOTAL")
-        return self.alpha * (LN10 * log10p + self.unk_offset * unknown) + self.beta * chars + hot, new
+        return lm + self.beta * chars + hot, new
 
     def _base_log10p(self, tok: str) -> float:
         """A token's context-free log10 probability: a known English word's is its length times the average

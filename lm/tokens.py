@@ -4,7 +4,8 @@ A text line becomes LM tokens as follows:
 - a run of ASCII letters is one token, lower-cased: an English word ("Invoice" -> "invoice"); words outside the
   LM's vocabulary are kenlm's <unk>, whose probability is learned from the corpus words left out of the vocabulary;
 - every ASCII digit is the token <digit>: the LM judges where digits go (0 vs O, 1 vs l, "2026年") but never prefers
-  one number to another; the decoder adds log(1/10) per digit so digits still share one unit of probability;
+  one number to another (the decoder scores a token's probability in context over its probability alone, so a
+  digit's tenth share of <digit> cancels out);
 - every other character that is not white space is its own token: each hanzi, CJK or ASCII punctuation mark,
   symbol and Greek letter;
 - white space only separates tokens: "abc def" is two words and "abcdef" one, but the LM does not score spaces
@@ -43,6 +44,11 @@ def lm_tokens(text: str) -> list[str]:
 
 def english_word(token: str) -> bool:
     return token.isascii() and token.isalpha()
+
+
+def cjk(token: str) -> bool:
+    """A hanzi or other CJK character (CJK punctuation, kana, full-width forms): code points from U+2E80 on."""
+    return len(token) == 1 and token >= "\u2e80"
 
 
 def ctc_labels(charset: list[str]) -> list[str]:

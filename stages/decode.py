@@ -86,7 +86,8 @@ class BeamLMDecoder:
 
     The LM's tokens and the labels pyctcdecode sees are defined in lm.tokens: each hanzi, digit, punctuation mark
     or symbol is a token, an English word is one token, and spaces are kept as the recognizer emits them.
-    `alpha` weights the natural log of each token's LM probability over its context-free probability (lm.scorer),
+    `alpha_cjk` weights the natural log of each hanzi's (or other CJK character's) LM probability over its
+    context-free probability and `alpha` that of every other token: English words, digits, symbols (lm.scorer),
     `beta` is a bonus per character, `unk_offset` is added to the LM log-probability of each unknown English word
     (<unk> covers them all; the default, -ln 6623, shares its probability among the distinct unknown words of the
     LM's text corpora, as `unk_types` in its card counted them before generated lines (their codes count as words)
@@ -107,6 +108,7 @@ class BeamLMDecoder:
         charset: list[str],
         lm: str = "lm/zh_en.arpa",
         alpha: float = 0.1,
+        alpha_cjk: float = 0.6,
         beta: float = -0.25,
         unk_offset: float = -8.8,
         beam_width: int = 8,
@@ -119,7 +121,7 @@ class BeamLMDecoder:
         from lm.scorer import ChunkLM
         from pipeline.resources import resolve_path
 
-        for key, value in (("alpha", alpha), ("hotword_weight", hotword_weight)):
+        for key, value in (("alpha", alpha), ("alpha_cjk", alpha_cjk), ("hotword_weight", hotword_weight)):
             if not isinstance(value, (int, float)) or value < 0:
                 raise ValueError(f"decode.{key}: expected a number >= 0, got {value!r}")
         for key, value in (("beam_prune_logp", beam_prune_logp), ("token_min_logp", token_min_logp)):
@@ -139,7 +141,8 @@ class BeamLMDecoder:
         if self.columns is not None:
             labels = [labels[i] for i in self.columns]
         path = resolve_path(lm, "decode.lm")
-        self.scorer = ChunkLM(path, float(alpha), float(beta), float(unk_offset), hotwords or [], float(hotword_weight))
+        self.scorer = ChunkLM(path, float(alpha), float(alpha_cjk), float(beta), float(unk_offset), hotwords or [],
+                              float(hotword_weight))
         self.labels = labels
         self.beam_width = beam_width
         self.beam_prune_logp, self.token_min_logp = float(beam_prune_logp), float(token_min_logp)

@@ -36,7 +36,8 @@ def line(steps: list, floor: float = -14.0, frames: int = 3) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def decoder():
-    return BeamLMDecoder(CHARSET, alpha=0.1)  # a fixed LM weight: these cases test the search, not the tuned default
+    return BeamLMDecoder(CHARSET, alpha=0.1, alpha_cjk=0.1)  # fixed LM weights: these cases test the search, not the
+    # tuned defaults
 
 
 @pytest.mark.parametrize(
@@ -60,6 +61,15 @@ def test_the_lm_fixes_a_similar_character_that_greedy_misreads(decoder, steps, g
     lp = line(steps)
     assert GreedyDecoder(CHARSET)([lp])[0][0] == greedy
     assert decoder([lp])[0][0] == fixed
+
+
+def test_hanzi_and_other_tokens_take_their_own_lm_weight():
+    """`alpha_cjk` weighs the LM on hanzi and `alpha` on everything else: each fix needs its own weight."""
+    zh = line(["中", "华", "人", {"民": 0.4, "尼": 0.55}, "共", "和", "国"])
+    en = line(list("The qui") + [{"c": 0.4, "e": 0.55}] + list("k brown fox"))
+    read = lambda decoder: [text for text, _ in decoder([zh, en])]
+    assert read(BeamLMDecoder(CHARSET, alpha=0.0, alpha_cjk=0.3)) == ["中华人民共和国", "The quiek brown fox"]
+    assert read(BeamLMDecoder(CHARSET, alpha=0.3, alpha_cjk=0.0)) == ["中华人尼共和国", "The quick brown fox"]
 
 
 @pytest.mark.parametrize("beta", [1.0, 3.0])
@@ -108,7 +118,7 @@ def test_a_rare_character_read_clearly_is_kept_without_a_bonus():
     """The LM weighs a token's probability in its context against its context-free probability, so a rare
     character (嵘: log10 P = -5.4 on its own) that the recognizer reads over the blank is not dropped for its
     rarity, even with no per-character bonus."""
-    decoder = BeamLMDecoder(CHARSET, alpha=0.3, beta=0.0)
+    decoder = BeamLMDecoder(CHARSET, alpha=0.3, alpha_cjk=0.3, beta=0.0)
     for text in ("嵘", "王嵘", "姓名：嵘"):
         assert decoder([line([*text[:-1], {"嵘": 0.6}])])[0][0] == text
 
@@ -176,7 +186,7 @@ def test_shrinking_the_matrix_keeps_the_search_result(decoder):
 def test_built_from_config_with_checked_values():
     stage = build("decode", {"type": "beam_lm", "beam_width": 8, "alpha": 0.4}, charset=CHARSET, threads=1)
     assert isinstance(stage, BeamLMDecoder) and stage.beam_width == 8
-    bad = [("beam_width", 0), ("alpha", -1), ("token_min_logp", 2), ("hotwords", "abc"), ("lm", "nope.arpa")]
+    bad = [("beam_width", 0), ("alpha", -1), ("alpha_cjk", "high"), ("token_min_logp", 2), ("hotwords", "abc"), ("lm", "nope.arpa")]
     for key, value in bad:
         with pytest.raises(ConfigError, match=key):
             build("decode", {"type": "beam_lm", key: value}, charset=CHARSET)
