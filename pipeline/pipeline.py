@@ -164,9 +164,10 @@ class Pipeline:
     def read_crops(self, crops: list[np.ndarray], clock: Callable[[str, float], None] | None = None
                    ) -> list[tuple[str, float, int, bool]]:
         """Line crops -> (text, confidence, angle, vertical) for each: turned the way the orient stage says, read
-        as a column (re-laid into a row) when tall, recognized and decoded together. A tall crop whose ink may be a
-        single character is also read as it is, and the more confident reading kept. `clock(stage, ms)` is told
-        the time each stage took."""
+        as a column (re-laid into a row) when tall, recognized and decoded together. Two kinds of crop are read a
+        second way and the more confident reading kept: a tall crop whose ink may be a single character, also as it
+        is; a tall crop the orient stage turned on its side (a line lying on its side, or a column it mistook for
+        one), also as an upright column. `clock(stage, ms)` is told the time each stage took."""
         def timed(stage: str, fn, *args):
             t0 = time.perf_counter()
             out = fn(*args)
@@ -174,16 +175,21 @@ class Pipeline:
                 clock(stage, (time.perf_counter() - t0) * 1000)
             return out
 
-        angles = timed("orient", self.orient, crops)
-        crops = [turn(c, a) for c, a in zip(crops, angles)]
-        vertical = [self.vertical and is_column(c) for c in crops]
-        doubtful = [i for i, v in enumerate(vertical) if v and may_be_one_character(crops[i])]
-        reads = [relay_column(c) if v else c for c, v in zip(crops, vertical)] + [crops[i] for i in doubtful]
+        angles = list(timed("orient", self.orient, crops))
+        turned = [turn(c, a) for c, a in zip(crops, angles)]
+        vertical = [self.vertical and is_column(c) for c in turned]
+        doubtful = [i for i, v in enumerate(vertical) if v and may_be_one_character(turned[i])]
+        sideways = [i for i, (c, a) in enumerate(zip(crops, angles)) if self.vertical and a in (90, 270) and is_column(c)]
+        reads = [relay_column(c) if v else c for c, v in zip(turned, vertical)]
+        reads += [turned[i] for i in doubtful] + [relay_column(crops[i]) for i in sideways]
         log_probs = timed("recognize", self.recognize, reads)
         results = list(timed("decode", self.decode, log_probs))
         for i, as_is in zip(doubtful, results[len(crops):]):
             if as_is[1] > results[i][1]:
                 results[i], vertical[i] = as_is, False
+        for i, column in zip(sideways, results[len(crops) + len(doubtful):]):
+            if column[1] > results[i][1]:
+                results[i], vertical[i], angles[i] = column, True, 0
         return [(text, conf, int(angle), column) for (text, conf), angle, column in zip(results, angles, vertical)]
 
     def _turn_page(self, image: np.ndarray, polygons: list[Polygon]) -> tuple[int, np.ndarray, list[Polygon], float]:

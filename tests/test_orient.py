@@ -56,6 +56,16 @@ def test_a_vertical_column_is_read_top_to_bottom(reader):
     assert (flipped.text, flipped.angle, flipped.vertical) == (COLUMN_TEXT, 180, True)
 
 
+def test_a_column_taken_for_a_line_on_its_side_is_still_read_as_a_column(reader, monkeypatch):
+    """When the orient stage turns a tall crop on its side, the crop is also read as an upright column and the more
+    confident reading wins: a column stays a column, a line lying on its side is still read as a line."""
+    sideways_line = turn(LINE, 90)
+    monkeypatch.setattr(reader, "orient", lambda crops: [90 if c is COLUMN else 270 for c in crops])
+    (column, _, column_angle, as_column), (line, _, line_angle, line_as_column) = reader.read_crops([COLUMN, sideways_line])
+    assert (column, column_angle, as_column) == (COLUMN_TEXT, 0, True)
+    assert (line_angle, line_as_column) == (270, False) and "20260217" in line
+
+
 def test_relay_puts_each_character_of_a_column_in_a_row():
     row, side = relay_column(COLUMN), COLUMN.shape[1]
     assert row.shape[0] == side and 0.8 * len(COLUMN_TEXT) * side <= row.shape[1] <= len(COLUMN_TEXT) * side
