@@ -107,7 +107,7 @@ class BeamLMDecoder:
         self,
         charset: list[str],
         lm: str = "lm/zh_en.arpa",
-        alpha: float = 0.1,
+        alpha: float = 0.2,
         alpha_cjk: float = 0.6,
         beta: float = -0.25,
         unk_offset: float = -8.8,
