@@ -8,6 +8,7 @@ import json
 import shutil
 import time
 import urllib.request
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pytest
@@ -80,6 +81,12 @@ def upload(driver: WebDriver, path: Path) -> str:
     return finished(driver)
 
 
+def to_fixed(x: float, digits: int = 1) -> str:
+    """`x.toFixed(digits)` as JavaScript writes it: the double's exact value rounded, a tie upwards (98.25 -> 98.3,
+    where Python's format rounds a tie to even: 98.2)."""
+    return str(Decimal(x).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP))
+
+
 def shown(driver: WebDriver) -> tuple[list[str], list[str], list[str]]:
     """(polygon points, line texts, confidences) as the page shows them."""
     polygons = [p.get_attribute("points") for p in driver.find_elements(By.CSS_SELECTOR, "#overlay polygon")]
@@ -96,7 +103,7 @@ def test_upload_shows_the_boxes_and_text_of_the_answer(browser, real_server, tmp
     polygons, texts, confidences = shown(browser)
     assert polygons == [" ".join(f"{x},{y}" for x, y in line["points"]) for line in expected["lines"]]
     assert texts == expected["result"]
-    assert confidences == [f"{100 * line['confidence']:.1f}%" for line in expected["lines"]]
+    assert confidences == [f"{to_fixed(100 * line['confidence'])}%" for line in expected["lines"]]
     assert browser.find_element(By.ID, "empty").is_displayed() == (not expected["lines"])
     assert browser.find_element(By.ID, "summary").text.startswith(f"{len(expected['lines'])} line")
     assert browser.find_element(By.ID, "overlay").get_dom_attribute("viewBox") == "0 0 1000 720"
