@@ -1,4 +1,4 @@
-"""Tune beam_lm (alpha, alpha_cjk, beta, then beam width) on held-out synthetic lines: `python -m lm.tune [--weights W]`.
+"""Tune beam_lm (alpha, alpha_cjk, beta, then beam width) on held-out synthetic lines: `python -m lm.tune`.
 
 Lines are TextSampler(held_out=True) texts (corpus lines the LM never saw, plus generated numbers and random
 characters) rendered with the held-out font families and training's degradations, never the ../shared/data image
@@ -7,9 +7,9 @@ settings), so re-running after the recognizer changes re-reads, and re-running o
 objective is the total CER over every kind, among the settings no worse than greedy on any kind of real text
 (plates stand for text the LM knows little of beyond its format: codes, IDs); when none is, the setting whose worst
 kind loses least. Random characters are reported, not held to that: the LM knows nothing of them, and any weight on
-hanzi moves a few of their characters either way (strings of rare hanzi the recognizer reads at about 65% CER, not
+hanzi moves a few of their characters either way (strings of rare hanzi the recognizer reads at about 69% CER, not
 text users send). The total counts what is written on junk crops (slivers of lines and shapes with no text,
-a detector's false finds; one crop in seven by default, about the share of false detections on receipts) as
+a detector's false finds; one crop in eight by default, about the share of false detections on receipts) as
 errors, so a setting that buys text accuracy with characters written over noise pays for them. alpha x alpha_cjk x
 beta on a grid at beam width 16, then the narrowest beam within 1% of the best CER (and no worse on its worst kind). The
 JSON report gives greedy and beam_lm CER per kind; `best` goes into BeamLMDecoder's defaults (stages/decode.py),

@@ -179,7 +179,8 @@ class Pipeline:
         turned = [turn(c, a) for c, a in zip(crops, angles)]
         vertical = [self.vertical and is_column(c) for c in turned]
         doubtful = [i for i, v in enumerate(vertical) if v and may_be_one_character(turned[i])]
-        sideways = [i for i, (c, a) in enumerate(zip(crops, angles)) if self.vertical and a in (90, 270) and is_column(c)]
+        sideways = [i for i, (c, a) in enumerate(zip(crops, angles))
+                    if self.vertical and a in (90, 270) and is_column(c)]
         reads = [relay_column(c) if v else c for c, v in zip(turned, vertical)]
         reads += [turned[i] for i in doubtful] + [relay_column(crops[i]) for i in sideways]
         log_probs = timed("recognize", self.recognize, reads)

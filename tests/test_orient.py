@@ -61,7 +61,8 @@ def test_a_column_taken_for_a_line_on_its_side_is_still_read_as_a_column(reader,
     confident reading wins: a column stays a column, a line lying on its side is still read as a line."""
     sideways_line = turn(LINE, 90)
     monkeypatch.setattr(reader, "orient", lambda crops: [90 if c is COLUMN else 270 for c in crops])
-    (column, _, column_angle, as_column), (line, _, line_angle, line_as_column) = reader.read_crops([COLUMN, sideways_line])
+    read = reader.read_crops([COLUMN, sideways_line])
+    (column, _, column_angle, as_column), (line, _, line_angle, line_as_column) = read
     assert (column, column_angle, as_column) == (COLUMN_TEXT, 0, True)
     assert (line_angle, line_as_column) == (270, False) and "20260217" in line
 
