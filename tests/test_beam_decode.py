@@ -67,9 +67,11 @@ def test_hanzi_and_other_tokens_take_their_own_lm_weight():
     """`alpha_cjk` weighs the LM on hanzi and `alpha` on everything else: each fix needs its own weight."""
     zh = line(["中", "华", "人", {"民": 0.4, "尼": 0.55}, "共", "和", "国"])
     en = line(list("The qui") + [{"c": 0.4, "e": 0.55}] + list("k brown fox"))
-    read = lambda decoder: [text for text, _ in decoder([zh, en])]
-    assert read(BeamLMDecoder(CHARSET, alpha=0.0, alpha_cjk=0.3)) == ["中华人民共和国", "The quiek brown fox"]
-    assert read(BeamLMDecoder(CHARSET, alpha=0.3, alpha_cjk=0.0)) == ["中华人尼共和国", "The quick brown fox"]
+    def read(alpha: float, alpha_cjk: float) -> list[str]:
+        return [text for text, _ in BeamLMDecoder(CHARSET, alpha=alpha, alpha_cjk=alpha_cjk)([zh, en])]
+
+    assert read(alpha=0.0, alpha_cjk=0.3) == ["中华人民共和国", "The quiek brown fox"]
+    assert read(alpha=0.3, alpha_cjk=0.0) == ["中华人尼共和国", "The quick brown fox"]
 
 
 @pytest.mark.parametrize("beta", [1.0, 3.0])
