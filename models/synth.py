@@ -99,6 +99,21 @@ def _pil_font(path: str, index: int, size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(path, size, index=index)
 
 
+def letter_effects(rng: random.Random, size: int, color: tuple[int, int, int]) -> list[tuple[float, float, tuple[int, int, int], int]]:
+    """An outline, a drop shadow or the extruded sides of 3-D shop-sign letters, in a colour set off from the
+    letters' own: (dx, dy, colour, stroke width) copies of the text drawn behind it, farthest first."""
+    other = tuple(int(v * rng.uniform(0.2, 0.6)) if sum(color) > 384 else min(255, v + rng.randint(80, 200))
+                  for v in color)
+    kind = rng.random()
+    if kind < 0.35:
+        return [(0, 0, other, max(1, int(size * rng.uniform(0.03, 0.08))))]
+    dx, dy = rng.uniform(-0.08, 0.08) * size, rng.uniform(0.03, 0.1) * size
+    if kind < 0.7:
+        return [(dx, dy, other, 0)]
+    steps = max(2, int(max(abs(dx), abs(dy))))
+    return [(dx * k / steps, dy * k / steps, other, 0) for k in range(steps, 0, -1)]
+
+
 def _held_out_text(line: str) -> bool:
     return hashlib.md5(line.encode("utf-8")).digest()[0] < 13  # about 5% of lines
 
@@ -344,7 +359,7 @@ class LineRenderer:
     def render(self, text: str, rng: random.Random, clean: bool = False, receipt: bool = False) -> np.ndarray | None:
         """The line in a random covering font; unless `clean`, with the look of real crops: light-on-dark and
         low-contrast colours, bold, letter spacing, handwriting-like jitter, clutter and neighbouring lines in the
-        background, dot-matrix, faded or worn-thin thermal print, slanted or bent lines, tight crops, condensed or
+        background, shop-sign letters (outlined, shadowed or 3-D), dot-matrix, faded or worn-thin thermal print, slanted or bent lines, tight crops, condensed or
         expanded shapes. A `receipt` line is more often monospaced, letter-spaced, dot-matrix, faded, thin or bent, as
         till printers print and curled paper shows them.
         None when no font covers the text or nothing readable is left (gray levels' spread under 5)."""
@@ -394,10 +409,10 @@ class LineRenderer:
                 other = "".join(rng.sample(text, len(text)))
                 ImageDraw.Draw(back).text((size / 2 + rng.uniform(-size, size), size + dy), other, font=font, fill=fg)
         base = np.asarray(back).astype(np.float32)
-        if chance(0.05):  # drop shadow
-            d = rng.randint(1, 3)
-            shade = np.roll(alpha, (d, d), (0, 1)) * 0.6
-            base = base * (1 - shade) + (bg + fg) / 2 * shade
+        if chance(0.12, 0.0):  # shop-sign letters: outlined, shadowed or 3-D
+            base, behind = self._sign(base, alpha, size, fg, rng)
+            rows, cols = np.flatnonzero((behind > 0.16).any(1)), np.flatnonzero((behind > 0.16).any(0))
+            top, bottom, left, right = min(top, rows[0]), max(bottom, rows[-1] + 1), min(left, cols[0]), max(right, cols[-1] + 1)
         img = np.clip(base * (1 - alpha) + fg * alpha, 0, 255).astype(np.uint8)
         if chance(0.15):  # a slanted line cut out by its upright box, as on photographed receipts
             img, (top, bottom, left, right) = self._slant(img, (top, bottom, left, right), ink_h, bg, rng)
@@ -539,6 +554,21 @@ class LineRenderer:
         gaps = np.random.default_rng(rng.getrandbits(32)).random(alpha.shape) < rng.uniform(0.0, 0.05)
         gaps = cv2.dilate(gaps.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k + 1, k + 1)))
         return thin * (1 - gaps).astype(np.float32)
+
+    @staticmethod
+    def _sign(base: np.ndarray, alpha: np.ndarray, size: int, fg: int, rng: random.Random) -> tuple[np.ndarray, np.ndarray]:
+        """`letter_effects` behind the ink `alpha` (drawn in gray `fg`), painted on `base`: the new base and the
+        effects' own mask (with the ink's, for the crop box)."""
+        h, w = alpha.shape
+        behind = alpha.copy()
+        for dx, dy, (shade, *_), stroke in letter_effects(rng, size, (fg, fg, fg)):
+            layer = alpha
+            if stroke:
+                layer = cv2.dilate(alpha, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * stroke + 1, 2 * stroke + 1)))
+            layer = cv2.warpAffine(layer, np.float32([[1, 0, dx], [0, 1, dy]]), (w, h))
+            base = base * (1 - layer) + shade * layer
+            behind = np.maximum(behind, layer)
+        return base, behind
 
     @staticmethod
     def _dot_matrix(alpha: np.ndarray, size: int, rng: random.Random) -> np.ndarray:

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw
 
-from models.synth import FontFace, TextSampler, _pil_font
+from models.synth import FontFace, TextSampler, _pil_font, letter_effects
 
 
 @dataclass
@@ -357,24 +357,9 @@ class PageRenderer:
                 v = rng.randint(0, 60) if mean.mean() > 128 else rng.randint(200, 255)
                 seg.color = (v, v, v)
             if not vertical and rng.random() < 0.5:
-                seg.effects = self._letter_effects(rng, size, seg.color)
+                seg.effects = letter_effects(rng, size, seg.color)
             segs.append(seg)
         return None, segs, img, [], (0, 0, 0)
-
-    @staticmethod
-    def _letter_effects(rng: random.Random, size: int, color: tuple[int, int, int]):
-        """An outline, a drop shadow or the extruded sides of 3-D shop-sign letters, in a colour set off from the
-        letters' own."""
-        other = tuple(int(v * rng.uniform(0.2, 0.6)) if sum(color) > 384 else min(255, v + rng.randint(80, 200))
-                      for v in color)
-        kind = rng.random()
-        if kind < 0.35:
-            return [(0, 0, other, max(1, int(size * rng.uniform(0.03, 0.08))))]
-        dx, dy = rng.uniform(-0.08, 0.08) * size, rng.uniform(0.03, 0.1) * size
-        if kind < 0.7:
-            return [(dx, dy, other, 0)]
-        steps = max(2, int(max(abs(dx), abs(dy))))
-        return [(dx * k / steps, dy * k / steps, other, 0) for k in range(steps, 0, -1)]
 
     def _background(self, rng: random.Random) -> np.ndarray:
         """Photo-like clutter: smooth colour fields, shapes, stripes and fine texture."""

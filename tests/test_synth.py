@@ -100,6 +100,21 @@ def test_thin_print_wears_strokes_down_without_erasing_them():
         assert (thin[30:60].sum(axis=0) > 0).sum() < (alpha[30:60].sum(axis=0) > 0).sum()
 
 
+@pytest.mark.parametrize("fg", [30, 230])
+def test_sign_letters_get_an_outline_shadow_or_sides_set_off_from_the_ink(fg):
+    alpha = np.zeros((96, 300), np.float32)
+    alpha[30:60, 20:280:20] = 1.0  # strokes 1 px wide
+    base = np.full(alpha.shape, 255.0 - fg, np.float32)  # paper or board set off from the letters
+    shades = []
+    for seed in range(8):
+        painted, behind = LineRenderer._sign(base, alpha, 40, fg, random.Random(seed))
+        assert (behind >= alpha).all() and behind.sum() > 1.1 * alpha.sum()  # the effect reaches past the ink
+        changed = np.abs(painted - base) > 1
+        assert not changed[:, 290:].any() and not changed[:15].any()  # near the letters only
+        shades += list(painted[changed & (alpha == 0)])
+    assert len(shades) > 1000 and np.abs(np.array(shades) - fg).min() > 20  # painted, never in the ink's gray
+
+
 def _bars(bg: int = 230, fg: int = 40) -> tuple[np.ndarray, tuple[int, int, int, int]]:
     """A canvas with a straight "line" of vertical bars (strokes 4 px wide, 24 px high) and its ink box."""
     img = np.full((96, 400), bg, np.uint8)
