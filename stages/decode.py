@@ -111,7 +111,7 @@ class BeamLMDecoder:
         alpha_cjk: float = 0.6,
         beta: float = -0.25,
         unk_offset: float = -8.8,
-        beam_width: int = 8,
+        beam_width: int = 16,
         beam_prune_logp: float = -10.0,
         token_min_logp: float = -5.0,
         hotwords: list[str] | None = None,
