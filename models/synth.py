@@ -99,7 +99,10 @@ def _pil_font(path: str, index: int, size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(path, size, index=index)
 
 
-def letter_effects(rng: random.Random, size: int, color: tuple[int, int, int]) -> list[tuple[float, float, tuple[int, int, int], int]]:
+Effect = tuple[float, float, tuple[int, int, int], int]  # (dx, dy, colour, stroke width) of a copy drawn behind text
+
+
+def letter_effects(rng: random.Random, size: int, color: tuple[int, int, int]) -> list[Effect]:
     """An outline, a drop shadow or the extruded sides of 3-D shop-sign letters, in a colour set off from the
     letters' own: (dx, dy, colour, stroke width) copies of the text drawn behind it, farthest first."""
     other = tuple(int(v * rng.uniform(0.2, 0.6)) if sum(color) > 384 else min(255, v + rng.randint(80, 200))
@@ -359,9 +362,9 @@ class LineRenderer:
     def render(self, text: str, rng: random.Random, clean: bool = False, receipt: bool = False) -> np.ndarray | None:
         """The line in a random covering font; unless `clean`, with the look of real crops: light-on-dark and
         low-contrast colours, bold, letter spacing, handwriting-like jitter, clutter and neighbouring lines in the
-        background, shop-sign letters (outlined, shadowed or 3-D), dot-matrix, faded or worn-thin thermal print, slanted or bent lines, tight crops, condensed or
-        expanded shapes. A `receipt` line is more often monospaced, letter-spaced, dot-matrix, faded, thin or bent, as
-        till printers print and curled paper shows them.
+        background, shop-sign letters (outlined, shadowed or 3-D), dot-matrix, faded or worn-thin thermal print,
+        slanted or bent lines, tight crops, condensed or expanded shapes. A `receipt` line is more often monospaced,
+        letter-spaced, dot-matrix, faded, thin or bent, as till printers print and curled paper shows them.
         None when no font covers the text or nothing readable is left (gray levels' spread under 5)."""
         picked = self.pick_font(text, rng, clean, mono=receipt and rng.random() < 0.6)
         if picked is None:
@@ -412,7 +415,8 @@ class LineRenderer:
         if chance(0.12, 0.0):  # shop-sign letters: outlined, shadowed or 3-D
             base, behind = self._sign(base, alpha, size, fg, rng)
             rows, cols = np.flatnonzero((behind > 0.16).any(1)), np.flatnonzero((behind > 0.16).any(0))
-            top, bottom, left, right = min(top, rows[0]), max(bottom, rows[-1] + 1), min(left, cols[0]), max(right, cols[-1] + 1)
+            top, bottom = min(top, rows[0]), max(bottom, rows[-1] + 1)
+            left, right = min(left, cols[0]), max(right, cols[-1] + 1)
         img = np.clip(base * (1 - alpha) + fg * alpha, 0, 255).astype(np.uint8)
         if chance(0.15):  # a slanted line cut out by its upright box, as on photographed receipts
             img, (top, bottom, left, right) = self._slant(img, (top, bottom, left, right), ink_h, bg, rng)
@@ -556,7 +560,9 @@ class LineRenderer:
         return thin * (1 - gaps).astype(np.float32)
 
     @staticmethod
-    def _sign(base: np.ndarray, alpha: np.ndarray, size: int, fg: int, rng: random.Random) -> tuple[np.ndarray, np.ndarray]:
+    def _sign(
+        base: np.ndarray, alpha: np.ndarray, size: int, fg: int, rng: random.Random
+    ) -> tuple[np.ndarray, np.ndarray]:
         """`letter_effects` behind the ink `alpha` (drawn in gray `fg`), painted on `base`: the new base and the
         effects' own mask (with the ink's, for the crop box)."""
         h, w = alpha.shape
@@ -564,7 +570,8 @@ class LineRenderer:
         for dx, dy, (shade, *_), stroke in letter_effects(rng, size, (fg, fg, fg)):
             layer = alpha
             if stroke:
-                layer = cv2.dilate(alpha, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * stroke + 1, 2 * stroke + 1)))
+                disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * stroke + 1, 2 * stroke + 1))
+                layer = cv2.dilate(alpha, disc)
             layer = cv2.warpAffine(layer, np.float32([[1, 0, dx], [0, 1, dy]]), (w, h))
             base = base * (1 - layer) + shade * layer
             behind = np.maximum(behind, layer)

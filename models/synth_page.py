@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw
 
-from models.synth import FontFace, TextSampler, _pil_font, letter_effects
+from models.synth import Effect, FontFace, TextSampler, _pil_font, letter_effects
 
 
 @dataclass
@@ -36,7 +36,7 @@ class _Segment:
     color: tuple[int, int, int]
     vertical: bool = False
     label: bool = True  # False for printed rules ("-----") that annotators do not box
-    effects: list[tuple[float, float, tuple[int, int, int], int]] = field(default_factory=list)  # drawn first:
+    effects: list[Effect] = field(default_factory=list)  # drawn first:
     # (dx, dy, colour, stroke width) copies behind the text: outlines, shadows, the sides of 3-D letters
 
 
