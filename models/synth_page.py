@@ -36,8 +36,7 @@ class _Segment:
     color: tuple[int, int, int]
     vertical: bool = False
     label: bool = True  # False for printed rules ("-----") that annotators do not box
-    effects: list[Effect] = field(default_factory=list)  # drawn first:
-    # (dx, dy, colour, stroke width) copies behind the text: outlines, shadows, the sides of 3-D letters
+    effects: list[Effect] = field(default_factory=list)  # drawn first: outlines, shadows, the sides of 3-D letters
 
 
 class PageRenderer:

@@ -178,19 +178,17 @@ class Pipeline:
         angles = list(timed("orient", self.orient, crops))
         turned = [turn(c, a) for c, a in zip(crops, angles)]
         vertical = [self.vertical and is_column(c) for c in turned]
-        doubtful = [i for i, v in enumerate(vertical) if v and may_be_one_character(turned[i])]
-        sideways = [i for i, (c, a) in enumerate(zip(crops, angles))
-                    if self.vertical and a in (90, 270) and is_column(c)]
-        reads = [relay_column(c) if v else c for c, v in zip(turned, vertical)]
-        reads += [turned[i] for i in doubtful] + [relay_column(crops[i]) for i in sideways]
+        # second readings: (crop index, image to read, vertical and angle if that reading is the more confident)
+        second = [(i, turned[i], False, angles[i]) for i, v in enumerate(vertical)
+                  if v and may_be_one_character(turned[i])]
+        second += [(i, relay_column(c), True, 0) for i, (c, a) in enumerate(zip(crops, angles))
+                   if self.vertical and a in (90, 270) and is_column(c)]
+        reads = [relay_column(c) if v else c for c, v in zip(turned, vertical)] + [image for _, image, _, _ in second]
         log_probs = timed("recognize", self.recognize, reads)
         results = list(timed("decode", self.decode, log_probs))
-        for i, as_is in zip(doubtful, results[len(crops):]):
-            if as_is[1] > results[i][1]:
-                results[i], vertical[i] = as_is, False
-        for i, column in zip(sideways, results[len(crops) + len(doubtful):]):
-            if column[1] > results[i][1]:
-                results[i], vertical[i], angles[i] = column, True, 0
+        for (i, _, column, angle), other in zip(second, results[len(crops):]):
+            if other[1] > results[i][1]:
+                results[i], vertical[i], angles[i] = other, column, angle
         return [(text, conf, int(angle), column) for (text, conf), angle, column in zip(results, angles, vertical)]
 
     def _turn_page(self, image: np.ndarray, polygons: list[Polygon]) -> tuple[int, np.ndarray, list[Polygon], float]:
