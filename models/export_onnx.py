@@ -58,15 +58,16 @@ def export(checkpoint: Path, out: Path, metrics: dict | None = None) -> None:
     save_charset(charset, out.with_suffix(".charset.json"))
     state = ckpt["state"]
     runs = training_runs(checkpoint)
+    recipes = runs[0][1].get("earlier", []) + [r for _, r in runs]  # earlier: those of a rebuilt shipped model
     card = {
         "name": out.stem,
         "architecture": "CRNN: 6 conv blocks (width masked) + BiLSTM + linear CTC head",
         "input": "gray line, height 32, values 0..1, width a multiple of 4; output: log-probs per 4 px column",
         "parameters": sum(p.numel() for p in model.parameters()),
         "classes": len(charset) + 1,
-        "recipes": [r for _, r in runs],
+        "recipes": recipes,
         "training": {"line_steps": state["step"], "line_samples": state["samples"],
-                     "hours": round(state["seconds"] / 3600, 2), "glyph_pretraining": runs[0][1].get("glyph")},
+                     "hours": round(state["seconds"] / 3600, 2), "glyph_pretraining": recipes[0].get("glyph")},
         "fonts": sorted({f.family for f in discover_fonts()}),
         "held_out_fonts": sorted({f.family for f in discover_fonts(held_out=True)}),
         "corpora": "../shared/data/corpora (all five files, ~5% of lines held out by hash), generated numbers/dates/"
@@ -79,9 +80,9 @@ def export(checkpoint: Path, out: Path, metrics: dict | None = None) -> None:
         log for path, r in runs
         for log in [*(Path(a["run_dir"]) / "log.jsonl" for a in r.get("average", [])), path.parent / "log.jsonl"]
     ]
-    card["learning_curve"] = [
+    card["learning_curve"] = torch.load(runs[0][0], weights_only=False).get("learning_curve", []) + [
         r for log in logs if log.exists() for r in map(json.loads, log.read_text().splitlines()) if "cer_synth_zh" in r
-    ]
+    ]  # a model rebuilt from shipped weights (models.from_onnx) carries the curve of the runs before it
     out.with_suffix(".card.json").write_text(json.dumps(card, ensure_ascii=False, indent=1), encoding="utf-8")
 
 

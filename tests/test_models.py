@@ -76,3 +76,46 @@ def test_averaged_runs_have_the_mean_weights_and_their_summed_training(tmp_path)
         average([a, other])
     with pytest.raises(ValueError, match="init"):
         average([other, a])
+
+
+def test_the_shipped_graph_rebuilds_into_a_checkpoint_that_trains_on(tmp_path):
+    """ONNX (batch norms folded, LSTM in ONNX's gate order) -> the same model, its batch norms calibrated on the
+    lines given, and a card that goes on from the shipped one's recipes and learning curve."""
+    pytest.importorskip("onnx")
+    from models.export_onnx import export
+    from models.from_onnx import rebuild
+
+    torch.manual_seed(0)
+    m = CRNN(6, hidden=8, channels=(4, 4, 4, 4, 8, 8))
+    for name, t in m.state_dict().items():  # trained-looking batch norms: statistics, scales and shifts
+        if t.is_floating_point():
+            t.add_(torch.rand_like(t) * 0.5 if "running_var" in name else torch.randn_like(t) * 0.3)
+    run = tmp_path / "run"
+    run.mkdir()
+    recipe = {"run_dir": str(run), "hidden": 8, "channels": [4, 4, 4, 4, 8, 8]}
+    (run / "log.jsonl").write_text('{"step": 10, "cer_synth_zh": 0.5}\n')
+    torch.save({"model": m.state_dict(), "charset": list("abcde"), "recipe": recipe,
+                "state": {"phase": "lines", "step": 10, "samples": 320, "seconds": 36.0}}, run / "last.pt")
+    shipped = tmp_path / "weights" / "tiny.onnx"
+    export(run / "last.pt", shipped)
+
+    lines = [(torch.rand(4, 1, 32, 96), torch.tensor([96, 80, 64, 40])) for _ in range(3)]
+    ckpt = rebuild(shipped, tmp_path / "again", batches=lines)
+    back = CRNN(6, hidden=8, channels=(4, 4, 4, 4, 8, 8))
+    back.load_state_dict(ckpt["model"])
+    m.eval(), back.eval()
+    x, widths = torch.rand(2, 1, 32, 120), torch.tensor([120, 52])
+    with torch.no_grad():
+        np.testing.assert_allclose(back(x, widths).numpy(), m(x, widths).numpy(), atol=1e-4)
+        first = back.cnn.stages[0][0]  # its batch norm now holds the statistics of the convolution's output
+        conv_out = torch.cat([first[0](back.cnn._mask(x, w)) for x, w in lines])
+        np.testing.assert_allclose(first[1].running_mean.numpy(), conv_out.mean(dim=(0, 2, 3)).numpy(), atol=1e-4)
+    assert ckpt["state"] == {"phase": "lines", "step": 10, "samples": 320, "seconds": 36.0}
+    assert ckpt["charset"] == list("abcde") and len(ckpt["learning_curve"]) == 1
+
+    (tmp_path / "again").mkdir()
+    torch.save(ckpt, tmp_path / "again" / "last.pt")
+    export(tmp_path / "again" / "last.pt", tmp_path / "again.onnx")
+    card = __import__("json").loads((tmp_path / "again.card.json").read_text())
+    assert [r["run_dir"] for r in card["recipes"]] == [str(run), str(tmp_path / "again")]
+    assert card["learning_curve"] == [{"step": 10, "cer_synth_zh": 0.5}]

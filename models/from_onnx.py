@@ -1,0 +1,193 @@
+"""Rebuild the recognizer's training checkpoint from the weights the repo ships, so that training resumes from the
+last committed weights on a machine that has no run directory:
+
+    python -m models.from_onnx models/weights/crnn_zh_en.onnx runs/crnn_zh_en_shipped/last.pt
+
+then fine-tune with `init: runs/crnn_zh_en_shipped/last.pt` in a recipe, as from any other run.
+
+The exporter folds each batch norm into the convolution before it and lays the BiLSTM out in ONNX's gate order; this
+undoes both. Each initializer is found by the node that reads it, whose scope names the module it came from. A folded
+batch norm comes back as the identity plus the folded bias, then takes the statistics of its input on rendered
+training lines (weight sqrt(var + eps), bias mean + folded bias): the same function in eval mode, and batch
+statistics close to its running ones in training mode. The rebuilt model is checked against the ONNX graph before
+anything is written. The checkpoint carries the card's training state, recipes and learning curve, so the next
+export's card goes on from them.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import torch
+from onnx import numpy_helper
+from torch import nn
+
+from models.charset import load_charset
+from models.crnn import CRNN, ExportableCRNN
+
+ONNX_TO_TORCH_GATES = [0, 2, 3, 1]  # ONNX LSTM gates i, o, f, c -> torch's i, f, g(c), o
+
+
+def _module_path(root: nn.Module, scope: str) -> str:
+    """A node's scope ("/cnn/stages.0.0/stages.0.0.0/Conv") -> the module's qualified name ("cnn.stages.0.0.0").
+
+    Each scope part is named from the nearest enclosing module that is not a container (Sequential, ModuleList)."""
+    modules = dict(root.named_modules())
+    path, anchor = "", ""
+    for part in scope.strip("/").split("/")[:-1]:
+        path = anchor + part
+        if path not in modules:
+            raise KeyError(f"scope {scope!r}: no module {path!r}")
+        if not isinstance(modules[path], (nn.Sequential, nn.ModuleList)):
+            anchor = path + "."
+    return path
+
+
+def _next_batchnorm(root: nn.Module, conv_path: str) -> nn.BatchNorm2d | None:
+    """The batch norm that follows a convolution in its Sequential (the one the exporter folded into it)."""
+    parent, _, index = conv_path.rpartition(".")
+    if not index.isdigit():
+        return None
+    following = dict(root.named_modules()).get(f"{parent}.{int(index) + 1}")
+    return following if isinstance(following, nn.BatchNorm2d) else None
+
+
+@torch.no_grad()
+def load_graph_weights(root: nn.Module, path: Path) -> list[nn.BatchNorm2d]:
+    """Copy an exported graph's weights into `root` (the module that was exported); returns the batch norms that
+    were folded (now the identity plus the folded bias)."""
+    graph = onnx.load(str(path)).graph
+    inits = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    state = root.state_dict()
+    folded, done = [], set()
+    for node in graph.node:
+        weights = [(k, inits[name]) for k, name in enumerate(node.input) if name in inits]
+        if not weights or node.op_type == "Constant":
+            continue
+        named = [name for name in node.input if name in state]
+        for name in named:  # kept under the parameter's own name
+            state[name].copy_(torch.from_numpy(inits[name].copy()))
+            done.add(name)
+        if len(named) == len(weights):
+            continue
+        module_path = _module_path(root, node.name)
+        module = dict(root.named_modules())[module_path]
+        arrays = {k: torch.from_numpy(a.copy()) for k, a in weights}
+        if node.op_type == "Conv":
+            module.weight.copy_(arrays[1])
+            bn = _next_batchnorm(root, module_path)
+            if bn is not None:
+                bn.weight.fill_(1.0)
+                bn.bias.copy_(arrays[2])
+                bn.running_mean.zero_()
+                bn.running_var.fill_(1.0 - bn.eps)
+                folded.append(bn)
+            elif 2 in arrays:
+                module.bias.copy_(arrays[2])
+        elif node.op_type == "MatMul":
+            module.weight.copy_(arrays[1].T)
+        elif node.op_type == "LSTM":
+            h = module.hidden_size
+            gates = lambda t: torch.cat([t.reshape(4, h, *t.shape[1:])[g] for g in ONNX_TO_TORCH_GATES])  # noqa: E731
+            module.weight_ih_l0.copy_(gates(arrays[1][0]))
+            module.weight_hh_l0.copy_(gates(arrays[2][0]))
+            module.bias_ih_l0.copy_(gates(arrays[3][0, : 4 * h]))
+            module.bias_hh_l0.copy_(gates(arrays[3][0, 4 * h :]))
+        else:
+            raise ValueError(f"{path}: no rule to load the weights of {node.op_type} node {node.name!r}")
+    return folded
+
+
+@torch.no_grad()
+def calibrate_batchnorms(model: nn.Module, norms: list[nn.BatchNorm2d], batches: list[tuple]) -> None:
+    """Give folded batch norms (identity + bias b) the statistics of their input over `batches` (model inputs):
+    running mean m and variance v, weight sqrt(v + eps), bias m + b. The eval-mode function is unchanged."""
+    sums: dict[int, list] = {id(bn): [0.0, 0.0, 0] for bn in norms}
+
+    def hook(bn: nn.BatchNorm2d, inputs: tuple) -> None:
+        x = inputs[0].double()
+        s = sums[id(bn)]
+        s[0] = s[0] + x.sum(dim=(0, 2, 3))
+        s[1] = s[1] + (x * x).sum(dim=(0, 2, 3))
+        s[2] += x.numel() // x.shape[1]
+
+    handles = [bn.register_forward_pre_hook(hook) for bn in norms]
+    model.eval()
+    for batch in batches:
+        model(*batch)
+    for h in handles:
+        h.remove()
+    for bn in norms:
+        total, squares, n = sums[id(bn)]
+        mean = total / n
+        var = (squares / n - mean * mean).clamp_min(0)
+        bn.running_mean.copy_(mean)
+        bn.running_var.copy_(var)
+        bn.weight.copy_((var + bn.eps).sqrt())
+        bn.bias.add_(mean)
+
+
+def max_difference(model: CRNN, path: Path, seed: int = 0) -> float:
+    """Largest difference of the model's log-probs (packed BiLSTM) from the ONNX graph's, on random lines."""
+    g = torch.Generator().manual_seed(seed)
+    x, widths = torch.rand(3, 1, 32, 240, generator=g), torch.tensor([240, 160, 48])
+    got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(
+        None, {"x": x.numpy(), "widths": widths.numpy()})[0]
+    model.eval()
+    with torch.no_grad():
+        want = model(x, widths).numpy()
+    return max(float(np.abs(got[i, : w // 4] - want[i, : w // 4]).max()) for i, w in enumerate(widths.tolist()))
+
+
+def rebuild(path: Path, out_dir: Path, batches: list[tuple] | None = None) -> dict:
+    """The shipped recognizer (ONNX + charset + card) -> a checkpoint `models.train_crnn` fine-tunes from
+    (`init`); `batches` are the lines that calibrate the batch norms (rendered training lines when None)."""
+    card = json.loads(path.with_suffix(".card.json").read_text(encoding="utf-8"))
+    charset = load_charset(path.with_suffix(".charset.json"))
+    last = card["recipes"][-1]
+    model = CRNN(len(charset) + 1, last["hidden"], tuple(last["channels"]))
+    graph = ExportableCRNN(model)
+    folded = load_graph_weights(graph, path)
+    for name in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"):
+        getattr(model.rnn, name).data.copy_(getattr(graph.fwd, name).data)
+        getattr(model.rnn, name + "_reverse").data.copy_(getattr(graph.bwd, name).data)
+    if batches is None:
+        from models.train_crnn import LineBatches
+
+        lines = iter(LineBatches(charset, 32, 640, seed=0, kinds=tuple(last.get("lines", {}).get("kinds", ("zh", "en"))),
+                                 columns=0.15))
+        batches = [next(lines)[:2] for _ in range(8)]
+    calibrate_batchnorms(model, folded, batches)
+    diff = max_difference(model, path)
+    if diff > 1e-3:
+        raise RuntimeError(f"{path}: the rebuilt model differs from the graph by {diff}")
+    t = card["training"]
+    return {
+        "model": model.state_dict(),
+        "state": {"phase": "lines", "step": t["line_steps"], "samples": t["line_samples"], "seconds": t["hours"] * 3600},
+        "charset": charset,
+        "recipe": {"run_dir": str(out_dir), "hidden": last["hidden"], "channels": last["channels"],
+                   "from_onnx": str(path), "earlier": card["recipes"]},
+        "learning_curve": card.get("learning_curve", []),
+        "max_abs_diff_vs_onnx": diff,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("onnx", type=Path)
+    ap.add_argument("out", type=Path)
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    ckpt = rebuild(args.onnx, args.out.parent)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(ckpt, args.out)
+    print(f"{args.out}: {ckpt['state']}, max |log-prob difference| vs {args.onnx}: {ckpt['max_abs_diff_vs_onnx']:.2e}")
+
+
+if __name__ == "__main__":
+    main()
