@@ -1,17 +1,20 @@
-"""Rebuild the recognizer's training checkpoint from the weights the repo ships, so that training resumes from the
-last committed weights on a machine that has no run directory:
+"""Rebuild a training checkpoint from the weights the repo ships, so that training resumes from the last committed
+weights on a machine that has no run directory:
 
     python -m models.from_onnx models/weights/crnn_zh_en.onnx runs/crnn_zh_en_shipped/last.pt
+    python -m models.from_onnx models/weights/db_lite.onnx runs/db_shipped/last.pt
 
-then fine-tune with `init: runs/crnn_zh_en_shipped/last.pt` in a recipe, as from any other run.
+then fine-tune with `init: runs/..._shipped/last.pt` in a recipe (models.train_crnn, models.train_db), as from any
+other run. The graph's inputs say which model it is: `x` and `widths` the recognizer, `image` the detector.
 
-The exporter folds each batch norm into the convolution before it and lays the BiLSTM out in ONNX's gate order; this
+The exporter folds each batch norm into the convolution before it and lays an LSTM out in ONNX's gate order; this
 undoes both. Each initializer is found by the node that reads it, whose scope names the module it came from. A folded
 batch norm comes back as the identity plus the folded bias, then takes the statistics of its input on rendered
-training lines (weight sqrt(var + eps), bias mean + folded bias): the same function in eval mode, and batch
-statistics close to its running ones in training mode. The rebuilt model is checked against the ONNX graph before
-anything is written. The checkpoint carries the card's training state, recipes and learning curve, so the next
-export's card goes on from them.
+training data (weight sqrt(var + eps), bias mean + folded bias): the same function in eval mode, and batch
+statistics close to its running ones in training mode. The detector's graph holds no threshold head (it serves
+training only): it starts as a copy of the probability head. The rebuilt model is checked against the graph before
+anything is written. The checkpoint carries the card's training state and learning curve (and the recognizer's
+recipes), so the next export's card goes on from them.
 """
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ from torch import nn
 
 from models.charset import load_charset
 from models.crnn import CRNN, ExportableCRNN
+from models.dbnet import DBNet
 
 ONNX_TO_TORCH_GATES = [0, 2, 3, 1]  # ONNX LSTM gates i, o, f, c -> torch's i, f, g(c), o
 
@@ -131,22 +135,16 @@ def calibrate_batchnorms(model: nn.Module, norms: list[nn.BatchNorm2d], batches:
         bn.bias.add_(mean)
 
 
-def max_difference(model: CRNN, path: Path, seed: int = 0) -> float:
-    """Largest difference of the model's log-probs (packed BiLSTM) from the ONNX graph's, on random lines."""
-    g = torch.Generator().manual_seed(seed)
-    x, widths = torch.rand(3, 1, 32, 240, generator=g), torch.tensor([240, 160, 48])
-    got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(
-        None, {"x": x.numpy(), "widths": widths.numpy()})[0]
-    model.eval()
-    with torch.no_grad():
-        want = model(x, widths).numpy()
-    return max(float(np.abs(got[i, : w // 4] - want[i, : w // 4]).max()) for i, w in enumerate(widths.tolist()))
+def _difference(got: np.ndarray, want: np.ndarray) -> float:
+    return float(np.abs(got - want).max()) if got.shape == want.shape else float("inf")
 
 
-def rebuild(path: Path, out_dir: Path, batches: list[tuple] | None = None) -> dict:
-    """The shipped recognizer (ONNX + charset + card) -> a checkpoint `models.train_crnn` fine-tunes from
-    (`init`); `batches` are the lines that calibrate the batch norms (rendered training lines when None)."""
-    card = json.loads(path.with_suffix(".card.json").read_text(encoding="utf-8"))
+def _run_graph(path: Path, feeds: dict[str, torch.Tensor]) -> np.ndarray:
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return session.run(None, {k: v.numpy() for k, v in feeds.items()})[0]
+
+
+def _recognizer(path: Path, card: dict, batches: list[tuple] | None) -> tuple[dict, float]:
     charset = load_charset(path.with_suffix(".charset.json"))
     last = card["recipes"][-1]
     model = CRNN(len(charset) + 1, last["hidden"], tuple(last["channels"]))
@@ -156,25 +154,66 @@ def rebuild(path: Path, out_dir: Path, batches: list[tuple] | None = None) -> di
         getattr(model.rnn, name).data.copy_(getattr(graph.fwd, name).data)
         getattr(model.rnn, name + "_reverse").data.copy_(getattr(graph.bwd, name).data)
     if batches is None:
+        from models.synth import TextSampler
         from models.train_crnn import LineBatches
 
-        lines = iter(LineBatches(charset, 32, 640, seed=0, kinds=tuple(last.get("lines", {}).get("kinds", ("zh", "en"))),
-                                 columns=0.15))
+        lines = iter(LineBatches(charset, 32, 640, seed=0, kinds=TextSampler.KINDS, columns=0.15))
         batches = [next(lines)[:2] for _ in range(8)]
     calibrate_batchnorms(model, folded, batches)
-    diff = max_difference(model, path)
-    if diff > 1e-3:
-        raise RuntimeError(f"{path}: the rebuilt model differs from the graph by {diff}")
+    x, widths = torch.rand(3, 1, 32, 240, generator=torch.Generator().manual_seed(0)), torch.tensor([240, 160, 48])
+    got = _run_graph(path, {"x": x, "widths": widths})
+    with torch.no_grad():
+        want = model.eval()(x, widths).numpy()
+    diff = max(_difference(got[i, : w // 4], want[i, : w // 4]) for i, w in enumerate(widths.tolist()))
     t = card["training"]
     return {
         "model": model.state_dict(),
         "state": {"phase": "lines", "step": t["line_steps"], "samples": t["line_samples"], "seconds": t["hours"] * 3600},
         "charset": charset,
-        "recipe": {"run_dir": str(out_dir), "hidden": last["hidden"], "channels": last["channels"],
-                   "from_onnx": str(path), "earlier": card["recipes"]},
-        "learning_curve": card.get("learning_curve", []),
-        "max_abs_diff_vs_onnx": diff,
-    }
+        "recipe": {"hidden": last["hidden"], "channels": last["channels"], "earlier": card["recipes"]},
+    }, diff
+
+
+def _detector(path: Path, card: dict, batches: list[tuple] | None) -> tuple[dict, float]:
+    m = card["recipe"]["model"]
+    model = DBNet(tuple(m["channels"]), tuple(m["depth"]), m["neck"])
+    folded = load_graph_weights(model, path)
+    if batches is None:
+        from models.train_db import SyntheticPages
+
+        pages = iter(SyntheticPages(card["recipe"]["size"], seed=0))
+        batches = [(torch.stack([next(pages)[0] for _ in range(8)]),) for _ in range(4)]
+    calibrate_batchnorms(model, folded, batches)
+    model.thresh.load_state_dict(model.prob.state_dict())  # not in the graph: training grows it from the prob head
+    x = torch.rand(1, 3, 256, 192, generator=torch.Generator().manual_seed(0))
+    got = _run_graph(path, {"image": x})
+    with torch.no_grad():
+        want = model.eval()(x).numpy()
+    t = card["training"]
+    return {
+        "model": model.state_dict(),
+        "state": {"step": t["steps"], "samples": t["samples"], "seconds": t["hours"] * 3600, "best_hmean": -1.0},
+        "recipe": {k: v for k, v in card["recipe"].items() if k not in ("run_dir", "init")},
+    }, _difference(got, want)
+
+
+def rebuild(path: Path, out_dir: Path, batches: list[tuple] | None = None) -> dict:
+    """Shipped weights (ONNX + card, and the recognizer's charset) -> a checkpoint that models.train_crnn or
+    models.train_db fine-tunes from (`init`); `batches` (model inputs) calibrate the folded batch norms, rendered
+    training data when None."""
+    card = json.loads(path.with_suffix(".card.json").read_text(encoding="utf-8"))
+    inputs = {i.name for i in onnx.load(str(path)).graph.input}
+    if inputs == {"x", "widths"}:
+        ckpt, diff = _recognizer(path, card, batches)
+    elif inputs == {"image"}:
+        ckpt, diff = _detector(path, card, batches)
+    else:
+        raise ValueError(f"{path}: inputs {sorted(inputs)} are neither the recognizer's (x, widths) nor the "
+                         "detector's (image)")
+    if diff > 1e-3:
+        raise RuntimeError(f"{path}: the rebuilt model differs from the graph by {diff}")
+    ckpt["recipe"] |= {"run_dir": str(out_dir), "from_onnx": str(path)}
+    return ckpt | {"learning_curve": card.get("learning_curve", []), "max_abs_diff_vs_onnx": diff}
 
 
 def main() -> None:
@@ -186,7 +225,7 @@ def main() -> None:
     ckpt = rebuild(args.onnx, args.out.parent)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     torch.save(ckpt, args.out)
-    print(f"{args.out}: {ckpt['state']}, max |log-prob difference| vs {args.onnx}: {ckpt['max_abs_diff_vs_onnx']:.2e}")
+    print(f"{args.out}: {ckpt['state']}, largest output difference from {args.onnx}: {ckpt['max_abs_diff_vs_onnx']:.2e}")
 
 
 if __name__ == "__main__":

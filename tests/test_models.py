@@ -119,3 +119,35 @@ def test_the_shipped_graph_rebuilds_into_a_checkpoint_that_trains_on(tmp_path):
     card = __import__("json").loads((tmp_path / "again.card.json").read_text())
     assert [r["run_dir"] for r in card["recipes"]] == [str(run), str(tmp_path / "again")]
     assert card["learning_curve"] == [{"step": 10, "cer_synth_zh": 0.5}]
+
+
+def test_the_shipped_detector_rebuilds_with_its_threshold_head_grown_from_the_probability_head(tmp_path):
+    pytest.importorskip("onnx")
+    from models.dbnet import DBNet
+    from models.export_db import export
+    from models.from_onnx import rebuild
+
+    torch.manual_seed(0)
+    arch = {"channels": [4, 8, 8, 8, 8], "depth": [1, 1, 1, 1], "neck": 8}
+    m = DBNet(tuple(arch["channels"]), tuple(arch["depth"]), arch["neck"])
+    for name, t in m.state_dict().items():
+        if t.is_floating_point():
+            t.add_(torch.rand_like(t) * 0.5 if "running_var" in name else torch.randn_like(t) * 0.3)
+    run = tmp_path / "db"
+    run.mkdir()
+    (run / "log.jsonl").write_text('{"step": 5, "val": {"hmean": 0.5}}\n')
+    torch.save({"model": m.state_dict(), "recipe": {"run_dir": str(run), "model": arch, "size": 64},
+                "state": {"step": 5, "samples": 40, "seconds": 7.2, "best_hmean": 0.5}}, run / "last.pt")
+    export(run / "last.pt", tmp_path / "db.onnx")
+
+    pages = [(torch.rand(2, 3, 64, 64),) for _ in range(2)]
+    ckpt = rebuild(tmp_path / "db.onnx", tmp_path / "again", batches=pages)
+    back = DBNet(tuple(arch["channels"]), tuple(arch["depth"]), arch["neck"])
+    back.load_state_dict(ckpt["model"])
+    x = torch.rand(1, 3, 96, 64)
+    with torch.no_grad():
+        np.testing.assert_allclose(back.eval()(x).numpy(), m.eval()(x).numpy(), atol=1e-5)
+    for name, t in back.thresh.state_dict().items():
+        torch.testing.assert_close(t, back.prob.state_dict()[name])
+    assert ckpt["state"]["samples"] == 40 and ckpt["recipe"]["model"] == arch and "init" not in ckpt["recipe"]
+    assert ckpt["learning_curve"][0]["val"] == {"hmean": 0.5}
