@@ -3,9 +3,11 @@ weights on a machine that has no run directory:
 
     python -m models.from_onnx models/weights/crnn_zh_en.onnx runs/crnn_zh_en_shipped/last.pt
     python -m models.from_onnx models/weights/db_lite.onnx runs/db_shipped/last.pt
+    python -m models.from_onnx models/weights/orient.onnx runs/orient_shipped/last.pt
 
-then fine-tune with `init: runs/..._shipped/last.pt` in a recipe (models.train_crnn, models.train_db), as from any
-other run. The graph's inputs say which model it is: `x` and `widths` the recognizer, `image` the detector.
+then fine-tune with `init: runs/..._shipped/last.pt` in a recipe (models.train_crnn, train_db, train_orient), as
+from any other run. The graph's inputs say which model it is: `x` and `widths` the recognizer, `image` the
+detector, `x` alone the orientation classifier.
 
 The exporter folds each batch norm into the convolution before it and lays an LSTM out in ONNX's gate order; this
 undoes both. Each initializer is found by the node that reads it, whose scope names the module it came from. A folded
@@ -32,6 +34,7 @@ from torch import nn
 from models.charset import load_charset
 from models.crnn import CRNN, ExportableCRNN
 from models.dbnet import DBNet
+from models.orient_net import OrientNet
 
 ONNX_TO_TORCH_GATES = [0, 2, 3, 1]  # ONNX LSTM gates i, o, f, c -> torch's i, f, g(c), o
 
@@ -67,7 +70,7 @@ def load_graph_weights(root: nn.Module, path: Path) -> list[nn.BatchNorm2d]:
     graph = onnx.load(str(path)).graph
     inits = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
     state = root.state_dict()
-    folded, done = [], set()
+    folded = []
     for node in graph.node:
         weights = [(k, inits[name]) for k, name in enumerate(node.input) if name in inits]
         if not weights or node.op_type == "Constant":
@@ -75,7 +78,6 @@ def load_graph_weights(root: nn.Module, path: Path) -> list[nn.BatchNorm2d]:
         named = [name for name in node.input if name in state]
         for name in named:  # kept under the parameter's own name
             state[name].copy_(torch.from_numpy(inits[name].copy()))
-            done.add(name)
         if len(named) == len(weights):
             continue
         module_path = _module_path(root, node.name)
@@ -168,7 +170,8 @@ def _recognizer(path: Path, card: dict, batches: list[tuple] | None) -> tuple[di
     t = card["training"]
     return {
         "model": model.state_dict(),
-        "state": {"phase": "lines", "step": t["line_steps"], "samples": t["line_samples"], "seconds": t["hours"] * 3600},
+        "state": {"phase": "lines", "step": t["line_steps"], "samples": t["line_samples"],
+                  "seconds": t["hours"] * 3600},
         "charset": charset,
         "recipe": {"hidden": last["hidden"], "channels": last["channels"], "earlier": card["recipes"]},
     }, diff
@@ -197,19 +200,42 @@ def _detector(path: Path, card: dict, batches: list[tuple] | None) -> tuple[dict
     }, _difference(got, want)
 
 
+def _orientation(path: Path, card: dict, batches: list[tuple] | None) -> tuple[dict, float]:
+    recipe = card["recipe"]
+    model = OrientNet(tuple(recipe["channels"]), recipe["hidden"])
+    folded = load_graph_weights(model, path)
+    if batches is None:
+        from models.train_orient import Crops
+
+        crops = iter(Crops(64, seed=0))
+        batches = [next(crops)[:1] for _ in range(4)]
+    calibrate_batchnorms(model, folded, batches)
+    x = torch.randn(5, 1, 32, 128, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        want = model.eval()(x).numpy()
+    t = card["training"]
+    return {
+        "model": model.state_dict(),
+        "state": {"step": t["steps"], "samples": t["samples"], "seconds": t["hours"] * 3600},
+        "recipe": {k: v for k, v in recipe.items() if k not in ("run_dir", "init")},
+    }, _difference(_run_graph(path, {"x": x}), want)
+
+
 def rebuild(path: Path, out_dir: Path, batches: list[tuple] | None = None) -> dict:
-    """Shipped weights (ONNX + card, and the recognizer's charset) -> a checkpoint that models.train_crnn or
-    models.train_db fine-tunes from (`init`); `batches` (model inputs) calibrate the folded batch norms, rendered
-    training data when None."""
+    """Shipped weights (ONNX + card, and the recognizer's charset) -> a checkpoint that models.train_crnn,
+    train_db or train_orient fine-tunes from (`init`); `batches` (model inputs) calibrate the folded batch norms,
+    rendered training data when None."""
     card = json.loads(path.with_suffix(".card.json").read_text(encoding="utf-8"))
     inputs = {i.name for i in onnx.load(str(path)).graph.input}
     if inputs == {"x", "widths"}:
         ckpt, diff = _recognizer(path, card, batches)
     elif inputs == {"image"}:
         ckpt, diff = _detector(path, card, batches)
+    elif inputs == {"x"}:
+        ckpt, diff = _orientation(path, card, batches)
     else:
-        raise ValueError(f"{path}: inputs {sorted(inputs)} are neither the recognizer's (x, widths) nor the "
-                         "detector's (image)")
+        raise ValueError(f"{path}: inputs {sorted(inputs)} are not the recognizer's (x, widths), the detector's "
+                         "(image) or the orientation classifier's (x)")
     if diff > 1e-3:
         raise RuntimeError(f"{path}: the rebuilt model differs from the graph by {diff}")
     ckpt["recipe"] |= {"run_dir": str(out_dir), "from_onnx": str(path)}
@@ -225,7 +251,8 @@ def main() -> None:
     ckpt = rebuild(args.onnx, args.out.parent)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     torch.save(ckpt, args.out)
-    print(f"{args.out}: {ckpt['state']}, largest output difference from {args.onnx}: {ckpt['max_abs_diff_vs_onnx']:.2e}")
+    diff = ckpt["max_abs_diff_vs_onnx"]
+    print(f"{args.out}: {ckpt['state']}, largest output difference from {args.onnx}: {diff:.2e}")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@
 
 Crops are rendered on the fly with the training fonts (models/orient_synth.py); validation uses the held-out fonts
 and held-out corpus lines. The checkpoint (run_dir/last.pt) holds model, optimizer and step; run_dir/log.jsonl the
-learning curve.
+learning curve. A recipe with `init: <checkpoint>` starts from that checkpoint's weights and step (with a fresh
+optimizer), e.g. the shipped weights rebuilt by models.from_onnx.
 """
 from __future__ import annotations
 
@@ -132,7 +133,7 @@ def export(ckpt_path: Path, out: Path, metrics: dict | None = None) -> None:
                  "held_out_fonts": sorted({f.family for f in discover_fonts(held_out=True)})},
         "metrics": {"validation_four_way": next((r["val"] for r in reversed(log) if "val" in r), {}),
                     **(metrics or {})},
-        "learning_curve": [r for r in log if "val" in r],
+        "learning_curve": ckpt.get("learning_curve", []) + [r for r in log if "val" in r],
         "max_abs_diff_onnx_vs_torch": diff,
         "date": datetime.date.today().isoformat(),
     }
@@ -147,12 +148,18 @@ def train(cfg: dict) -> None:
     opt = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=1e-4)
     state = {"step": 0, "samples": 0, "seconds": 0.0}
     ckpt_path = run_dir / "last.pt"
+    earlier: list[dict] = []  # the learning curve of the runs before a rebuilt shipped model (models.from_onnx)
     if ckpt_path.exists():
         ckpt = torch.load(ckpt_path, weights_only=False)
         model.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["opt"])
-        state = ckpt["state"]
+        state, earlier = ckpt["state"], ckpt.get("learning_curve", [])
         print(f"resumed: {state}", flush=True)
+    elif "init" in cfg:  # another run's weights and count of steps, with a fresh optimizer
+        ckpt = torch.load(cfg["init"], weights_only=False)
+        model.load_state_dict(ckpt["model"])
+        state, earlier = ckpt["state"], ckpt.get("learning_curve", [])
+        print(f"initialised from {cfg['init']}: {state}", flush=True)
     val_path = run_dir / "val.pt"
     if not val_path.exists():
         torch.save(validation_set(cfg["val_crops"]), val_path)
@@ -160,7 +167,8 @@ def train(cfg: dict) -> None:
 
     def save() -> None:
         tmp = run_dir / "last.pt.tmp"
-        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "state": state, "recipe": cfg}, tmp)
+        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "state": state, "recipe": cfg,
+                    "learning_curve": earlier}, tmp)
         tmp.replace(ckpt_path)
 
     log = (run_dir / "log.jsonl").open("a")

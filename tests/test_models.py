@@ -151,3 +151,30 @@ def test_the_shipped_detector_rebuilds_with_its_threshold_head_grown_from_the_pr
         torch.testing.assert_close(t, back.prob.state_dict()[name])
     assert ckpt["state"]["samples"] == 40 and ckpt["recipe"]["model"] == arch and "init" not in ckpt["recipe"]
     assert ckpt["learning_curve"][0]["val"] == {"hmean": 0.5}
+
+
+def test_the_shipped_orientation_classifier_rebuilds(tmp_path):
+    pytest.importorskip("onnx")
+    from models.from_onnx import rebuild
+    from models.orient_net import OrientNet
+    from models.train_orient import export
+
+    torch.manual_seed(0)
+    m = OrientNet((4, 4, 8, 8), 8)
+    for name, t in m.state_dict().items():
+        if t.is_floating_point():
+            t.add_(torch.rand_like(t) * 0.5 if "running_var" in name else torch.randn_like(t) * 0.3)
+    run = tmp_path / "orient"
+    run.mkdir()
+    (run / "log.jsonl").write_text('{"step": 3, "val": {"all": 0.5}}\n')
+    recipe = {"run_dir": str(run), "channels": [4, 4, 8, 8], "hidden": 8}
+    torch.save({"model": m.state_dict(), "recipe": recipe, "state": {"step": 3, "samples": 192, "seconds": 3.6}},
+               run / "last.pt")
+    export(run / "last.pt", tmp_path / "orient.onnx")
+    ckpt = rebuild(tmp_path / "orient.onnx", tmp_path / "again", batches=[(torch.randn(8, 1, 32, 128),)])
+    back = OrientNet((4, 4, 8, 8), 8)
+    back.load_state_dict(ckpt["model"])
+    x = torch.randn(3, 1, 32, 128)
+    with torch.no_grad():
+        np.testing.assert_allclose(back.eval()(x).numpy(), m.eval()(x).numpy(), atol=1e-5)
+    assert ckpt["state"]["step"] == 3 and ckpt["learning_curve"] == [{"step": 3, "val": {"all": 0.5}}]
