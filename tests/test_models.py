@@ -78,6 +78,22 @@ def test_averaged_runs_have_the_mean_weights_and_their_summed_training(tmp_path)
         average([other, a])
 
 
+def _as_trained(model: torch.nn.Module) -> None:
+    """Move weights and batch-norm statistics off their initial values, as training does."""
+    for name, t in model.state_dict().items():
+        if t.is_floating_point():
+            t.add_(torch.rand_like(t) * 0.5 if "running_var" in name else torch.randn_like(t) * 0.3)
+
+
+def _run_dir(run, log_line: str, model: torch.nn.Module, recipe: dict, state: dict, **extra):
+    """A run directory as the trainers leave it: last.pt (recipe naming the run) and a one-entry log.jsonl."""
+    run.mkdir()
+    (run / "log.jsonl").write_text(log_line + "\n")
+    torch.save({"model": model.state_dict(), "recipe": {"run_dir": str(run), **recipe}, "state": state, **extra},
+               run / "last.pt")
+    return run
+
+
 def test_the_shipped_graph_rebuilds_into_a_checkpoint_that_trains_on(tmp_path):
     """ONNX (batch norms folded, LSTM in ONNX's gate order) -> the same model, its batch norms calibrated on the
     lines given, and a card that goes on from the shipped one's recipes and learning curve."""
@@ -87,15 +103,10 @@ def test_the_shipped_graph_rebuilds_into_a_checkpoint_that_trains_on(tmp_path):
 
     torch.manual_seed(0)
     m = CRNN(6, hidden=8, channels=(4, 4, 4, 4, 8, 8))
-    for name, t in m.state_dict().items():  # trained-looking batch norms: statistics, scales and shifts
-        if t.is_floating_point():
-            t.add_(torch.rand_like(t) * 0.5 if "running_var" in name else torch.randn_like(t) * 0.3)
-    run = tmp_path / "run"
-    run.mkdir()
-    recipe = {"run_dir": str(run), "hidden": 8, "channels": [4, 4, 4, 4, 8, 8]}
-    (run / "log.jsonl").write_text('{"step": 10, "cer_synth_zh": 0.5}\n')
-    torch.save({"model": m.state_dict(), "charset": list("abcde"), "recipe": recipe,
-                "state": {"phase": "lines", "step": 10, "samples": 320, "seconds": 36.0}}, run / "last.pt")
+    _as_trained(m)
+    run = _run_dir(tmp_path / "run", '{"step": 10, "cer_synth_zh": 0.5}', m, charset=list("abcde"),
+                   recipe={"hidden": 8, "channels": [4, 4, 4, 4, 8, 8]},
+                   state={"phase": "lines", "step": 10, "samples": 320, "seconds": 36.0})
     shipped = tmp_path / "weights" / "tiny.onnx"
     export(run / "last.pt", shipped)
 
@@ -130,14 +141,9 @@ def test_the_shipped_detector_rebuilds_with_its_threshold_head_grown_from_the_pr
     torch.manual_seed(0)
     arch = {"channels": [4, 8, 8, 8, 8], "depth": [1, 1, 1, 1], "neck": 8}
     m = DBNet(tuple(arch["channels"]), tuple(arch["depth"]), arch["neck"])
-    for name, t in m.state_dict().items():
-        if t.is_floating_point():
-            t.add_(torch.rand_like(t) * 0.5 if "running_var" in name else torch.randn_like(t) * 0.3)
-    run = tmp_path / "db"
-    run.mkdir()
-    (run / "log.jsonl").write_text('{"step": 5, "val": {"hmean": 0.5}}\n')
-    torch.save({"model": m.state_dict(), "recipe": {"run_dir": str(run), "model": arch, "size": 64},
-                "state": {"step": 5, "samples": 40, "seconds": 7.2, "best_hmean": 0.5}}, run / "last.pt")
+    _as_trained(m)
+    run = _run_dir(tmp_path / "db", '{"step": 5, "val": {"hmean": 0.5}}', m, recipe={"model": arch, "size": 64},
+                   state={"step": 5, "samples": 40, "seconds": 7.2, "best_hmean": 0.5})
     export(run / "last.pt", tmp_path / "db.onnx")
 
     pages = [(torch.rand(2, 3, 64, 64),) for _ in range(2)]
@@ -161,15 +167,9 @@ def test_the_shipped_orientation_classifier_rebuilds(tmp_path):
 
     torch.manual_seed(0)
     m = OrientNet((4, 4, 8, 8), 8)
-    for name, t in m.state_dict().items():
-        if t.is_floating_point():
-            t.add_(torch.rand_like(t) * 0.5 if "running_var" in name else torch.randn_like(t) * 0.3)
-    run = tmp_path / "orient"
-    run.mkdir()
-    (run / "log.jsonl").write_text('{"step": 3, "val": {"all": 0.5}}\n')
-    recipe = {"run_dir": str(run), "channels": [4, 4, 8, 8], "hidden": 8}
-    torch.save({"model": m.state_dict(), "recipe": recipe, "state": {"step": 3, "samples": 192, "seconds": 3.6}},
-               run / "last.pt")
+    _as_trained(m)
+    run = _run_dir(tmp_path / "orient", '{"step": 3, "val": {"all": 0.5}}', m,
+                   recipe={"channels": [4, 4, 8, 8], "hidden": 8}, state={"step": 3, "samples": 192, "seconds": 3.6})
     export(run / "last.pt", tmp_path / "orient.onnx")
     ckpt = rebuild(tmp_path / "orient.onnx", tmp_path / "again", batches=[(torch.randn(8, 1, 32, 128),)])
     back = OrientNet((4, 4, 8, 8), 8)
