@@ -63,6 +63,12 @@ def _next_batchnorm(root: nn.Module, conv_path: str) -> nn.BatchNorm2d | None:
     return following if isinstance(following, nn.BatchNorm2d) else None
 
 
+def _torch_gates(t: torch.Tensor, hidden: int) -> torch.Tensor:
+    """An LSTM weight or bias stacked in ONNX's gate order -> the same in torch's."""
+    blocks = t.reshape(4, hidden, *t.shape[1:])
+    return torch.cat([blocks[g] for g in ONNX_TO_TORCH_GATES])
+
+
 @torch.no_grad()
 def load_graph_weights(root: nn.Module, path: Path) -> list[nn.BatchNorm2d]:
     """Copy an exported graph's weights into `root` (the module that was exported); returns the batch norms that
@@ -98,11 +104,10 @@ def load_graph_weights(root: nn.Module, path: Path) -> list[nn.BatchNorm2d]:
             module.weight.copy_(arrays[1].T)
         elif node.op_type == "LSTM":
             h = module.hidden_size
-            gates = lambda t: torch.cat([t.reshape(4, h, *t.shape[1:])[g] for g in ONNX_TO_TORCH_GATES])  # noqa: E731
-            module.weight_ih_l0.copy_(gates(arrays[1][0]))
-            module.weight_hh_l0.copy_(gates(arrays[2][0]))
-            module.bias_ih_l0.copy_(gates(arrays[3][0, : 4 * h]))
-            module.bias_hh_l0.copy_(gates(arrays[3][0, 4 * h :]))
+            module.weight_ih_l0.copy_(_torch_gates(arrays[1][0], h))
+            module.weight_hh_l0.copy_(_torch_gates(arrays[2][0], h))
+            module.bias_ih_l0.copy_(_torch_gates(arrays[3][0, : 4 * h], h))
+            module.bias_hh_l0.copy_(_torch_gates(arrays[3][0, 4 * h :], h))
         else:
             raise ValueError(f"{path}: no rule to load the weights of {node.op_type} node {node.name!r}")
     return folded
