@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from models.dbnet import SHRINK_RATIO, DBNet
-from models.export_onnx import export_command, training_runs
+from models.export_onnx import earlier_curve, export_command, training_runs
 from models.synth import discover_fonts
 
 
@@ -71,9 +71,8 @@ def export(checkpoint: Path, out: Path, metrics: dict | None = None) -> None:
         "date": datetime.date.today().isoformat(),
     }
     logs = [path.parent / "log.jsonl" for path, _ in runs]  # every run that led here, first run first
-    curve = torch.load(runs[0][0], weights_only=False).get("learning_curve", []) + [  # a rebuilt shipped model's
-        r | {"run": str(log.parent)} for log in logs if log.exists()                  # (models.from_onnx) first
-        for r in map(json.loads, log.read_text().splitlines()) if "val" in r]
+    curve = earlier_curve(runs) + [r | {"run": str(log.parent)} for log in logs if log.exists()
+                                   for r in map(json.loads, log.read_text().splitlines()) if "val" in r]
     card["validation_synthetic"] = ckpt.get("val") or next((r["val"] for r in reversed(curve)
                                                               if r["step"] == state["step"] and
                                                               r["run"] == recipe["run_dir"]), None)

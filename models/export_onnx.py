@@ -30,6 +30,12 @@ def training_runs(checkpoint: Path) -> list[tuple[Path, dict]]:
     return runs
 
 
+def earlier_curve(runs: list[tuple[Path, dict]]) -> list[dict]:
+    """The learning curve that the first of `training_runs` carries from the runs before it when it is a model
+    rebuilt from shipped weights (models.from_onnx); [] otherwise."""
+    return torch.load(runs[0][0], weights_only=False).get("learning_curve", [])
+
+
 def export(checkpoint: Path, out: Path, metrics: dict | None = None) -> None:
     ckpt = torch.load(checkpoint, weights_only=False)
     recipe, charset = ckpt["recipe"], ckpt["charset"]
@@ -80,9 +86,9 @@ def export(checkpoint: Path, out: Path, metrics: dict | None = None) -> None:
         log for path, r in runs
         for log in [*(Path(a["run_dir"]) / "log.jsonl" for a in r.get("average", [])), path.parent / "log.jsonl"]
     ]
-    card["learning_curve"] = torch.load(runs[0][0], weights_only=False).get("learning_curve", []) + [
+    card["learning_curve"] = earlier_curve(runs) + [
         r for log in logs if log.exists() for r in map(json.loads, log.read_text().splitlines()) if "cer_synth_zh" in r
-    ]  # a model rebuilt from shipped weights (models.from_onnx) carries the curve of the runs before it
+    ]
     out.with_suffix(".card.json").write_text(json.dumps(card, ensure_ascii=False, indent=1), encoding="utf-8")
 
 

@@ -39,11 +39,11 @@ from models.orient_net import OrientNet
 ONNX_TO_TORCH_GATES = [0, 2, 3, 1]  # ONNX LSTM gates i, o, f, c -> torch's i, f, g(c), o
 
 
-def _module_path(root: nn.Module, scope: str) -> str:
-    """A node's scope ("/cnn/stages.0.0/stages.0.0.0/Conv") -> the module's qualified name ("cnn.stages.0.0.0").
+def _module_path(modules: dict[str, nn.Module], scope: str) -> str:
+    """A node's scope ("/cnn/stages.0.0/stages.0.0.0/Conv") -> the module's qualified name ("cnn.stages.0.0.0")
+    among `modules` (the exported module's named_modules).
 
     Each scope part is named from the nearest enclosing module that is not a container (Sequential, ModuleList)."""
-    modules = dict(root.named_modules())
     path, anchor = "", ""
     for part in scope.strip("/").split("/")[:-1]:
         path = anchor + part
@@ -54,12 +54,12 @@ def _module_path(root: nn.Module, scope: str) -> str:
     return path
 
 
-def _next_batchnorm(root: nn.Module, conv_path: str) -> nn.BatchNorm2d | None:
+def _next_batchnorm(modules: dict[str, nn.Module], conv_path: str) -> nn.BatchNorm2d | None:
     """The batch norm that follows a convolution in its Sequential (the one the exporter folded into it)."""
     parent, _, index = conv_path.rpartition(".")
     if not index.isdigit():
         return None
-    following = dict(root.named_modules()).get(f"{parent}.{int(index) + 1}")
+    following = modules.get(f"{parent}.{int(index) + 1}")
     return following if isinstance(following, nn.BatchNorm2d) else None
 
 
@@ -75,7 +75,7 @@ def load_graph_weights(root: nn.Module, path: Path) -> list[nn.BatchNorm2d]:
     were folded (now the identity plus the folded bias)."""
     graph = onnx.load(str(path)).graph
     inits = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
-    state = root.state_dict()
+    state, modules = root.state_dict(), dict(root.named_modules())
     folded = []
     for node in graph.node:
         weights = [(k, inits[name]) for k, name in enumerate(node.input) if name in inits]
@@ -86,12 +86,12 @@ def load_graph_weights(root: nn.Module, path: Path) -> list[nn.BatchNorm2d]:
             state[name].copy_(torch.from_numpy(inits[name].copy()))
         if len(named) == len(weights):
             continue
-        module_path = _module_path(root, node.name)
-        module = dict(root.named_modules())[module_path]
+        module_path = _module_path(modules, node.name)
+        module = modules[module_path]
         arrays = {k: torch.from_numpy(a.copy()) for k, a in weights}
         if node.op_type == "Conv":
             module.weight.copy_(arrays[1])
-            bn = _next_batchnorm(root, module_path)
+            bn = _next_batchnorm(modules, module_path)
             if bn is not None:
                 bn.weight.fill_(1.0)
                 bn.bias.copy_(arrays[2])
