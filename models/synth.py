@@ -11,6 +11,7 @@ import glob
 import hashlib
 import logging
 import math
+import os
 import random
 import string
 from dataclasses import dataclass
@@ -22,30 +23,33 @@ from PIL import Image, ImageDraw, ImageFont
 
 from models.charset import normalize_label
 
-FONT_GLOBS = (
-    "/usr/share/fonts/opentype/noto/Noto*CJK-*.ttc",
-    "/usr/share/fonts/truetype/wqy/*.ttc",
-    "/usr/share/fonts/truetype/arphic/*.ttc",
-    "/usr/share/fonts/truetype/lxgw-wenkai/*.ttf",
-    "/usr/share/fonts/truetype/cwtex/*.ttf",
-    "/usr/share/fonts/truetype/dejavu/DejaVu[SM]*.ttf",
-    "/usr/share/fonts/truetype/liberation2/*.ttf",
-    "/usr/share/fonts/truetype/freefont/*.ttf",
-    "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
-    "/usr/share/fonts/opentype/urw-base35/*.otf",
-    "/usr/share/fonts/truetype/roboto/unhinted/*.ttf",
-    "/usr/share/fonts/truetype/open-sans/*.ttf",
-    "/usr/share/fonts/truetype/lato/*.ttf",
-    "/usr/share/fonts/truetype/hack/*.ttf",
-    "/usr/share/fonts/truetype/inconsolata/*.otf",
-    "/usr/share/fonts/opentype/comic-neue/*.otf",
-    "/usr/share/fonts/truetype/fifthhorseman/*.ttf",
-    "/usr/share/fonts/opentype/ocr-b/*.otf",
-    "/usr/share/fonts/truetype/jetbrains-mono/*.ttf",
-    "/usr/share/fonts/truetype/firacode/*.ttf",
-    "/usr/share/fonts/opentype/courier-prime/*.otf",
-    "/usr/share/fonts/truetype/noto/Noto*Mono-*.ttf",
-    "/usr/share/fonts/truetype/agave/*.ttf",
+# Where the Debian fonts are (models/install_fonts.sh), or LINEOCR_FONTS: a copy of that tree elsewhere, such as the
+# one `python -m models.pack_training_data` makes for a machine without them.
+FONT_ROOT = Path(os.environ.get("LINEOCR_FONTS", "/usr/share/fonts"))
+FONT_GLOBS = (  # under FONT_ROOT
+    "opentype/noto/Noto*CJK-*.ttc",
+    "truetype/wqy/*.ttc",
+    "truetype/arphic/*.ttc",
+    "truetype/lxgw-wenkai/*.ttf",
+    "truetype/cwtex/*.ttf",
+    "truetype/dejavu/DejaVu[SM]*.ttf",
+    "truetype/liberation2/*.ttf",
+    "truetype/freefont/*.ttf",
+    "truetype/droid/DroidSansFallbackFull.ttf",
+    "opentype/urw-base35/*.otf",
+    "truetype/roboto/unhinted/*.ttf",
+    "truetype/open-sans/*.ttf",
+    "truetype/lato/*.ttf",
+    "truetype/hack/*.ttf",
+    "truetype/inconsolata/*.otf",
+    "opentype/comic-neue/*.otf",
+    "truetype/fifthhorseman/*.ttf",
+    "opentype/ocr-b/*.otf",
+    "truetype/jetbrains-mono/*.ttf",
+    "truetype/firacode/*.ttf",
+    "opentype/courier-prime/*.otf",
+    "truetype/noto/Noto*Mono-*.ttf",
+    "truetype/agave/*.ttf",
 )
 # Symbol and dingbat faces map letters to pictures; hairline faces vanish at 32 px.
 SKIP_FILE_WORDS = ("D050000L", "StandardSymbols", "Thin", "Hairline", "ExtraLight")
@@ -53,7 +57,8 @@ SKIP_FILE_WORDS = ("D050000L", "StandardSymbols", "Thin", "Hairline", "ExtraLigh
 HELD_OUT_FAMILIES = ("AR PL UMing CN", "FreeSerif", "FreeSans", "LXGW WenKai Mono")
 # From multi-face collections keep only the simplified-Chinese faces (and the non-CJK ones).
 SKIP_FACE_WORDS = (" JP", " KR", " TC", " HK", " TW")
-CORPORA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "corpora"
+# The text corpora (../shared/data/corpora beside the checkout), or LINEOCR_CORPORA.
+CORPORA = Path(os.environ.get("LINEOCR_CORPORA", Path(__file__).resolve().parents[2] / "shared" / "data" / "corpora"))
 
 
 @dataclass(frozen=True)
@@ -77,7 +82,7 @@ def discover_fonts(held_out: bool = False) -> list[FontFace]:
     logging.getLogger("fontTools").setLevel(logging.ERROR)  # some faces carry odd metrics for unused glyphs
     faces = []
     for pattern in FONT_GLOBS:
-        for path in sorted(glob.glob(pattern)):
+        for path in sorted(glob.glob(str(FONT_ROOT / pattern))):
             if any(w in Path(path).name for w in SKIP_FILE_WORDS):
                 continue
             fonts = TTCollection(path).fonts if path.endswith(".ttc") else [TTFont(path)]

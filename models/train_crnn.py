@@ -6,6 +6,9 @@ A recipe with `init: runs/<other>/last.pt` and no `glyph` section fine-tunes ano
 `lines.kinds` lists the text kinds drawn (TextSampler.KINDS when absent; repeat a kind to draw it more often);
 `lines.columns` is the share of Chinese lines rendered as vertical columns and re-laid into a row, as the Pipeline
 reads them (0.15 when absent).
+`lines.max_hours` (optional) caps a run's own training time: the learning rate's cosine follows whichever of
+steps and hours is further along, and the run stops at either (a fixed lease of a GPU machine, say).
+Runs on the GPU when one is there (`--device`), rendering lines in `--workers` processes (one CPU core each).
 Resumable: the checkpoint (run_dir/last.pt) holds the model, optimizer, phase and step; the log (run_dir/log.jsonl)
 records samples seen, hours and CER per validation set, which the model card takes as its learning curve.
 """
@@ -18,6 +21,7 @@ import random
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 import yaml
@@ -145,16 +149,23 @@ def real_crops(charset: list[str]) -> dict[str, list[tuple[np.ndarray, str]]]:
     return sets
 
 
+def progress(lines: dict, step: int, seconds: float) -> float:
+    """How far along a run is, 0 to 1: `step` of `lines.steps` or `seconds` of `lines.max_hours`, whichever is
+    further (the learning rate's cosine follows it; the run ends at 1)."""
+    return min(1.0, max(step / lines["steps"], seconds / (lines.get("max_hours", math.inf) * 3600)))
+
+
 @torch.no_grad()
 def evaluate(model: CRNN, lines: list[tuple[np.ndarray, str]], charset: list[str], batch: int = 32) -> float:
     model.eval()
+    device = next(model.parameters()).device
     decoder = GreedyDecoder(charset)
     errors = total = 0
     order = sorted(range(len(lines)), key=lambda i: lines[i][0].shape[1])
     for start in range(0, len(order), batch):
         idx = order[start : start + batch]
         x, widths = pad_batch([lines[i][0] for i in idx])
-        log_probs = model(x, widths).numpy()
+        log_probs = model(x.to(device), widths.to(device)).cpu().numpy()
         preds = [text for text, _ in decoder([lp[: w // STRIDE] for lp, w in zip(log_probs, widths.tolist())])]
         for i, pred in zip(idx, preds):
             truth = normalize_text(lines[i][1])
@@ -168,24 +179,28 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("recipe")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--workers", type=int, default=1, help="processes rendering training lines (one core each)")
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = ap.parse_args()
+    device = torch.device(args.device)
+    cv2.setNumThreads(1)  # before any OpenCV call: each rendering worker uses one core (a forked pool can hang)
     cfg = yaml.safe_load(Path(args.recipe).read_text())
     torch.set_num_threads(args.threads)
     torch.manual_seed(cfg.get("seed", 0))
     run_dir = Path(cfg["run_dir"])
     run_dir.mkdir(parents=True, exist_ok=True)
     charset = build_charset()
-    model = CRNN(len(charset) + 1, cfg["hidden"], tuple(cfg["channels"]))
-    glyph = GlyphClassifier(model.cnn, len(charset) + 1)
+    model = CRNN(len(charset) + 1, cfg["hidden"], tuple(cfg["channels"])).to(device)
+    glyph = GlyphClassifier(model.cnn, len(charset) + 1).to(device)
     state = {"phase": "glyph", "step": 0, "samples": 0, "seconds": 0.0}
     ckpt_path = run_dir / "last.pt"
     resumed = ckpt_path.exists()
     if resumed or "init" in cfg:  # "init": fine-tune from another run's weights, continuing its learning curve
-        ckpt = torch.load(ckpt_path if resumed else cfg["init"], weights_only=False)
+        ckpt = torch.load(ckpt_path if resumed else cfg["init"], weights_only=False, map_location=device)
         model.load_state_dict(ckpt["model"])
         if "glyph_head" in ckpt:  # absent from averaged runs (models.average), which fine-tune on lines only
             glyph.head.load_state_dict(ckpt["glyph_head"])
-        state = ckpt["state"] if resumed else {**ckpt["state"], "phase": "lines", "step": 0}
+        state = ckpt["state"] if resumed else {**ckpt["state"], "phase": "lines", "step": 0, "run_seconds": 0.0}
         print(f"{'resumed' if resumed else 'initialised from ' + cfg['init']}: {state}", flush=True)
     trained = glyph if state["phase"] == "glyph" else model
     opt = torch.optim.AdamW(trained.parameters(), lr=cfg[state["phase"]]["lr"], weight_decay=1e-4)
@@ -204,10 +219,12 @@ def main() -> None:
 
     if state["phase"] == "glyph":
         g = cfg["glyph"]
-        loader = DataLoader(GlyphBatches(charset, g["batch_size"], cfg.get("seed", 0) + state["step"], g["classes"]), batch_size=None, num_workers=1)
+        loader = DataLoader(GlyphBatches(charset, g["batch_size"], cfg.get("seed", 0) + state["step"], g["classes"]),
+                            batch_size=None, num_workers=args.workers)
         loss_fn = torch.nn.CrossEntropyLoss()
         t0, correct, seen = time.time(), 0, 0
         for x, y in loader:
+            x, y = x.to(device), y.to(device)
             lr = g["lr"] * min(1.0, (state["step"] + 1) / 200)
             for group in opt.param_groups:
                 group["lr"] = lr
@@ -247,31 +264,36 @@ def main() -> None:
     loader = DataLoader(
         LineBatches(charset, c["batch_size"], c["max_width"], cfg.get("seed", 0) + state["step"], kinds,
                     c.get("columns", 0.15)),
-        batch_size=None, num_workers=1, prefetch_factor=4,
+        batch_size=None, num_workers=args.workers, prefetch_factor=4,
+        pin_memory=device.type == "cuda",
     )
     ctc = torch.nn.CTCLoss(zero_infinity=True)
+    run_start = time.time() - state.get("run_seconds", 0.0)
     t0 = time.time()
     model.train()
     for x, widths, targets, lengths in loader:
-        step = state["step"]
-        warm = min(1.0, (step + 1) / c["warmup"])
-        lr = c["lr"] * warm * (0.5 * (1 + math.cos(math.pi * min(1.0, step / c["steps"]))) * 0.95 + 0.05)
+        warm = min(1.0, (state["step"] + 1) / c["warmup"])
+        cosine = 0.5 * (1 + math.cos(math.pi * progress(c, state["step"], time.time() - run_start)))
+        lr = c["lr"] * warm * (cosine * 0.95 + 0.05)
         for group in opt.param_groups:
             group["lr"] = lr
+        x, widths = x.to(device, non_blocking=True), widths.to(device)
         log_probs = model(x, widths)
-        loss = ctc(log_probs.transpose(0, 1), targets, widths // STRIDE, lengths)
+        loss = ctc(log_probs.transpose(0, 1), targets.to(device), widths // STRIDE, lengths.to(device))
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
         opt.step()
         state["step"] += 1
         state["samples"] += len(lengths)
-        if state["step"] % c["log_every"] == 0:
+        done = progress(c, state["step"], time.time() - run_start) >= 1.0
+        if state["step"] % c["log_every"] == 0 or done:
             state["seconds"] += time.time() - t0
+            state["run_seconds"] = time.time() - run_start
             t0 = time.time()
             rec = {"phase": "lines", "step": state["step"], "samples": state["samples"], "loss": round(loss.item(), 4),
                    "lr": round(lr, 6), "hours": round(state["seconds"] / 3600, 3)}
-            if state["step"] % c["eval_every"] == 0:
+            if state["step"] % c["eval_every"] == 0 or done:
                 for kind in VAL_KINDS:
                     rec[f"cer_synth_{kind}"] = round(evaluate(model, [(im, t) for im, t, k in val_synth if k == kind], charset), 4)
                 for name, items in val_real.items():
@@ -281,7 +303,7 @@ def main() -> None:
             log.write(json.dumps(rec) + "\n")
             log.flush()
             save()
-        if state["step"] >= c["steps"]:
+        if done:
             break
     save()
 

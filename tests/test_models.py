@@ -132,6 +132,16 @@ def test_the_shipped_graph_rebuilds_into_a_checkpoint_that_trains_on(tmp_path):
     assert card["learning_curve"] == [{"step": 10, "cer_synth_zh": 0.5}]
 
 
+def test_a_run_ends_at_its_steps_or_its_hours_whichever_comes_first():
+    from models.train_crnn import progress
+
+    steps = {"steps": 1000}
+    assert progress(steps, 250, 1e9) == 0.25 and progress(steps, 1000, 0) == 1.0  # no max_hours: the clock is ignored
+    lease = {"steps": 1000, "max_hours": 0.5}
+    assert progress(lease, 100, 900) == 0.5  # half the hours before a tenth of the steps
+    assert progress(lease, 800, 900) == 0.8 and progress(lease, 100, 1800) == 1.0
+
+
 def test_the_shipped_detector_rebuilds_with_its_threshold_head_grown_from_the_probability_head(tmp_path):
     pytest.importorskip("onnx")
     from models.dbnet import DBNet
