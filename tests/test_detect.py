@@ -4,7 +4,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
-import time
 from pathlib import Path
 
 import cv2
@@ -117,21 +116,6 @@ def test_page_lines_found_in_order():
     # and the trailing punctuation (。，.) included
     for poly, t in zip(polys, gt):
         assert poly.buffer(1.0).contains(ink_box(t["points"])), t["text"]
-
-
-def test_detection_timing(capsys):
-    page = load("page_zh_en.png")
-    det = ContourDetector()
-    det(page)
-    runs = []
-    for _ in range(5):
-        t0 = time.perf_counter()
-        det(page)
-        runs.append(time.perf_counter() - t0)
-    ms = 1000 * float(np.median(runs))
-    with capsys.disabled():
-        print(f"\n[contour detector: {ms:.1f} ms on the 1000x700 fixture page]")
-    assert ms < 500  # target is well under 100 ms on one core; generous here for a loaded machine
 
 
 def test_two_columns_read_column_by_column():
