@@ -23,21 +23,21 @@ from models.synth import discover_fonts
 
 def training_runs(checkpoint: Path) -> list[tuple[Path, dict]]:
     """(checkpoint, recipe) of each run that led to this one, first run first (recipes name their `init`)."""
-    runs = [(checkpoint, torch.load(checkpoint, weights_only=False)["recipe"])]
+    runs = [(checkpoint, torch.load(checkpoint, map_location="cpu", weights_only=False)["recipe"])]
     while "init" in runs[0][1] and Path(runs[0][1]["init"]).exists():
         init = Path(runs[0][1]["init"])
-        runs.insert(0, (init, torch.load(init, weights_only=False)["recipe"]))
+        runs.insert(0, (init, torch.load(init, map_location="cpu", weights_only=False)["recipe"]))
     return runs
 
 
 def earlier_curve(runs: list[tuple[Path, dict]]) -> list[dict]:
     """The learning curve that the first of `training_runs` carries from the runs before it when it is a model
     rebuilt from shipped weights (models.from_onnx); [] otherwise."""
-    return torch.load(runs[0][0], weights_only=False).get("learning_curve", [])
+    return torch.load(runs[0][0], map_location="cpu", weights_only=False).get("learning_curve", [])
 
 
 def export(checkpoint: Path, out: Path, metrics: dict | None = None) -> None:
-    ckpt = torch.load(checkpoint, weights_only=False)
+    ckpt = torch.load(checkpoint, map_location="cpu", weights_only=False)
     recipe, charset = ckpt["recipe"], ckpt["charset"]
     model = CRNN(len(charset) + 1, recipe["hidden"], tuple(recipe["channels"]))
     model.load_state_dict(ckpt["model"])
