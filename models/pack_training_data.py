@@ -15,7 +15,6 @@ dropping the faces that `discover_fonts` skips (the Japanese, Korean and traditi
 from __future__ import annotations
 
 import argparse
-import glob
 import tarfile
 import tempfile
 from pathlib import Path
@@ -50,22 +49,13 @@ def subset_font(path: Path, out: Path, chars: str) -> int:
     return len(kept)
 
 
-def font_files(skip: tuple[str, ...] = ()) -> list[Path]:
-    """The font files `discover_fonts` reads under FONT_ROOT, less those whose name holds a word of `skip`."""
-    words = synth.SKIP_FILE_WORDS + tuple(skip)
-    return [
-        Path(p) for pattern in synth.FONT_GLOBS for p in sorted(glob.glob(str(synth.FONT_ROOT / pattern)))
-        if not any(w in Path(p).name for w in words)
-    ]
-
-
 def pack(out: Path, skip: tuple[str, ...] = (), corpora: Path | None = None) -> None:
     """Write `out` (tar.xz) holding fonts/ (FONT_ROOT's layout, subset) and corpora/ (the corpora's .txt files)."""
     corpora = corpora or synth.CORPORA
     texts = sorted(corpora.glob("*.txt"))
     if not texts:
         raise FileNotFoundError(f"no corpus files (*.txt) in {corpora}")
-    files = font_files(skip)
+    files = [Path(p) for p in synth.font_files(skip)]
     if not files:
         raise FileNotFoundError(f"no fonts under {synth.FONT_ROOT} (see models/install_fonts.sh)")
     chars = "".join(build_charset())

@@ -75,27 +75,33 @@ class FontFace:
         return "中" in self.chars
 
 
+def font_files(skip: tuple[str, ...] = ()) -> list[str]:
+    """The font files under FONT_ROOT that rendering reads, less those whose name holds a word of `skip`."""
+    words = SKIP_FILE_WORDS + tuple(skip)
+    return [
+        path for pattern in FONT_GLOBS for path in sorted(glob.glob(str(FONT_ROOT / pattern)))
+        if not any(w in Path(path).name for w in words)
+    ]
+
+
 def discover_fonts(held_out: bool = False) -> list[FontFace]:
     """Installed font faces usable for rendering; `held_out` picks the validation families instead."""
     from fontTools.ttLib import TTCollection, TTFont
 
     logging.getLogger("fontTools").setLevel(logging.ERROR)  # some faces carry odd metrics for unused glyphs
     faces = []
-    for pattern in FONT_GLOBS:
-        for path in sorted(glob.glob(str(FONT_ROOT / pattern))):
-            if any(w in Path(path).name for w in SKIP_FILE_WORDS):
+    for path in font_files():
+        fonts = TTCollection(path).fonts if path.endswith(".ttc") else [TTFont(path)]
+        for index, font in enumerate(fonts):
+            family = font["name"].getDebugName(1) or Path(path).stem
+            style = font["name"].getDebugName(2) or ""
+            if any(w in family for w in SKIP_FACE_WORDS):
                 continue
-            fonts = TTCollection(path).fonts if path.endswith(".ttc") else [TTFont(path)]
-            for index, font in enumerate(fonts):
-                family = font["name"].getDebugName(1) or Path(path).stem
-                style = font["name"].getDebugName(2) or ""
-                if any(w in family for w in SKIP_FACE_WORDS):
-                    continue
-                if (family in HELD_OUT_FAMILIES) != held_out:
-                    continue
-                cmap = font.getBestCmap() or {}
-                widths = {font["hmtx"][cmap[ord(c)]][0] for c in "iMW0." if ord(c) in cmap}
-                faces.append(FontFace(path, index, family, style, frozenset(chr(c) for c in cmap), len(widths) == 1))
+            if (family in HELD_OUT_FAMILIES) != held_out:
+                continue
+            cmap = font.getBestCmap() or {}
+            widths = {font["hmtx"][cmap[ord(c)]][0] for c in "iMW0." if ord(c) in cmap}
+            faces.append(FontFace(path, index, family, style, frozenset(chr(c) for c in cmap), len(widths) == 1))
     return faces
 
 

@@ -54,6 +54,6 @@ def test_packed_fonts_hold_the_charset_and_render_as_installed(tmp_path, monkeyp
 
 def test_fonts_and_corpora_are_found_where_the_environment_says():
     env = {**os.environ, "LINEOCR_FONTS": "/data/fonts", "LINEOCR_CORPORA": "/data/corpora"}
-    out = subprocess.run([sys.executable, "-c", "from models.synth import FONT_ROOT, CORPORA; print(FONT_ROOT, CORPORA)"],
-                         cwd=ROOT, env=env, capture_output=True, text=True, check=True).stdout
+    code = "from models.synth import FONT_ROOT, CORPORA; print(FONT_ROOT, CORPORA)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True).stdout
     assert out.split() == ["/data/fonts", "/data/corpora"]
