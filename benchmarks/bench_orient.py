@@ -9,6 +9,9 @@ vertical  CER of held-out synthetic vertical columns (orient + re-lay + CRNN, gr
           horizontally
 speed     ms per line (orient stage); ms per page are in `pages` (orientation; detection and detection again
           of turned pages apart)
+--reference adds PP-OCR's angle classifier (0/180, shipped in the rapidocr wheel: benchmarks/install_references.sh)
+to `lines` and `real`, read on the same crops: by its label alone, and as rapidocr applies it (180 only above its
+`cls_thresh`, 0.9), the counterparts of `--set orient.margin=0` and the default margin.
 Prints one JSON object.
 """
 from __future__ import annotations
@@ -19,6 +22,7 @@ import random
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -36,13 +40,38 @@ from pipeline.metrics import edit_distance, normalize_text  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 REAL = ("en_crops/manifest.jsonl", "zh_rects_sample/crops/manifest.jsonl", "zh_plates_ccpd/manifest.jsonl")
+PARTS = ["lines", "real", "pages", "vertical", "speed"]
+Classify = Callable[[list[np.ndarray]], list[tuple[int, int]]]  # crops -> (label, turn applied) per crop, degrees
 
 
-def held_out(seed: int = 5) -> tuple[TextSampler, LineRenderer, random.Random]:
-    return TextSampler(build_charset(), held_out=True), LineRenderer(discover_fonts(held_out=True)), random.Random(seed)
+def ppocr_classifier(threads: int) -> Classify:
+    """PP-OCR's angle classifier as rapidocr runs it: per crop, its label (0 or 180) and the turn rapidocr applies
+    (180 only when the label is 180 with a score above the classifier's `cls_thresh`)."""
+    from rapidocr import RapidOCR
+
+    engine = RapidOCR(params={"Global.log_level": "error", "EngineConfig.onnxruntime.intra_op_num_threads": threads,
+                              "EngineConfig.onnxruntime.inter_op_num_threads": 1})
+    thresh = engine.cfg.Cls.cls_thresh
+
+    def classify(crops: list[np.ndarray]) -> list[tuple[int, int]]:
+        _, out = engine.cls_and_rotate([c if c.ndim == 3 else cv2.cvtColor(c, cv2.COLOR_GRAY2BGR) for c in crops])
+        return [(int(label), int(label) if score > thresh else 0) for label, score in out.cls_res]
+    return classify
 
 
-def part_lines(ocr: Pipeline, n: int) -> dict:
+def reference_scores(classify: Classify, up: list[np.ndarray], down: list[np.ndarray]) -> dict:
+    """0/180 accuracy of a reference classifier on crops upright (`up`) and the same turned 180 (`down`): by its
+    labels, and by the turns it applies (upright kept, turned found)."""
+    got_up, got_down = classify(up), classify(down)
+    right_up, right_down = sum(a == 0 for a, _ in got_up), sum(a == 180 for a, _ in got_down)
+    n_up, n_down = len(up), len(down)
+    return {"acc_0_180": round((right_up + right_down) / (n_up + n_down), 4),
+            "acc_as_is": round(right_up / n_up, 4), "acc_turned_180": round(right_down / n_down, 4),
+            "upright_kept": round(sum(t == 0 for _, t in got_up) / n_up, 4),
+            "turned_found": round(sum(t == 180 for _, t in got_down) / n_down, 4)}
+
+
+def part_lines(ocr: Pipeline, n: int, reference: Classify | None = None) -> dict:
     sampler, renderer, rng = held_out()
     out: dict = {}
     for kind in ("line", "short", "scene"):
@@ -54,6 +83,8 @@ def part_lines(ocr: Pipeline, n: int) -> dict:
         up = ocr.orient(crops)
         down = ocr.orient([turn(c, 180) for c in crops])
         out[kind] = {"n": 2 * n, "acc_0_180": round((sum(a == 0 for a in up) + sum(a == 180 for a in down)) / (2 * n), 4)}
+        if reference:
+            out[kind]["ppocr_cls"] = reference_scores(reference, crops, [turn(c, 180) for c in crops])
     mixed = []
     while len(mixed) < 4 * n:
         sample = turned_sample(renderer, sampler, rng)
@@ -68,7 +99,7 @@ def part_lines(ocr: Pipeline, n: int) -> dict:
     return out
 
 
-def part_real(ocr: Pipeline) -> dict:
+def part_real(ocr: Pipeline, reference: Classify | None = None) -> dict:
     out = {}
     for rel in REAL:
         manifest = DATA / rel
@@ -79,6 +110,8 @@ def part_real(ocr: Pipeline) -> dict:
                     "acc_turned_180": round(sum(a == 180 for a in down) / len(crops), 4),
                     "wrong_as_is": [r["image"] for r, a in zip(rows, up) if a != 0],
                     "wrong_turned_180": [r["image"] for r, a in zip(rows, down) if a != 180]}
+        if reference:
+            out[rel]["ppocr_cls"] = reference_scores(reference, crops, [turn(c, 180) for c in crops])
     return out
 
 
@@ -166,18 +199,22 @@ def part_speed(ocr: Pipeline, n: int) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--parts", nargs="+", default=["lines", "real", "pages", "vertical", "speed"])
+    ap.add_argument("--parts", nargs="+", default=PARTS, choices=PARTS)
     ap.add_argument("--config", default="configs/default.yaml")
     ap.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                     help="config override, e.g. orient.margin=0")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("-n", type=int, default=500, help="synthetic crops per kind")
+    ap.add_argument("--reference", action="store_true", help="also PP-OCR's angle classifier in `lines` and `real`")
     args = ap.parse_args()
     ocr = Pipeline.from_config(args.config, args.sets, decode={"type": "greedy"}, runtime={"threads": args.threads})
+    reference = ppocr_classifier(args.threads) if args.reference else None
+    parts = {"lines": lambda: part_lines(ocr, args.n, reference), "real": lambda: part_real(ocr, reference),
+             "pages": lambda: part_pages(ocr), "vertical": lambda: part_vertical(ocr, args.n),
+             "speed": lambda: part_speed(ocr, args.n)}
     report = {"threads": args.threads, "orient": ocr.config["orient"]}
     for part in args.parts:
-        fn = globals()[f"part_{part}"]
-        report[part] = fn(ocr, args.n) if part in ("lines", "vertical", "speed") else fn(ocr)
+        report[part] = parts[part]()
     print(json.dumps(report, ensure_ascii=False, indent=1))
 
 
