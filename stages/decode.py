@@ -20,18 +20,33 @@ def allowed_mask(charset: list[str], allowed_chars: str | None) -> np.ndarray | 
     return np.array([True] + [c in wanted for c in charset])
 
 
+def check_min_confidence(value: float) -> float:
+    """`min_confidence` validated: a number in [0, 1]."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise ValueError(f"decode.min_confidence: expected a number in [0, 1], got {value!r}")
+    return float(value)
+
+
+def drop_unsure(reading: tuple[str, float], min_confidence: float) -> tuple[str, float]:
+    """A reading whose confidence is under `min_confidence` loses its text (the Pipeline leaves out lines without
+    text: detections that are not text, or text too unsure to report); its confidence is kept."""
+    text, confidence = reading
+    return (text if confidence >= min_confidence else "", confidence)
+
+
 @register("decode", "greedy")
 class GreedyDecoder:
     """Best class per frame, repeats collapsed, blanks dropped. Classes outside `allowed_chars` are masked out
     (the model's next best allowed class wins), never mapped to look-alikes. Confidence is the mean over emitted
-    characters of their peak probability."""
+    characters of their peak probability; a line under `min_confidence` is read as "" (`drop_unsure`)."""
 
-    def __init__(self, charset: list[str], allowed_chars: str | None = None) -> None:
+    def __init__(self, charset: list[str], allowed_chars: str | None = None, min_confidence: float = 0.0) -> None:
         self.charset = charset
         self.mask = allowed_mask(charset, allowed_chars)
+        self.min_confidence = check_min_confidence(min_confidence)
 
     def __call__(self, log_probs: list[np.ndarray]) -> list[tuple[str, float]]:
-        return [self._decode(lp) for lp in log_probs]
+        return [drop_unsure(self._decode(lp), self.min_confidence) for lp in log_probs]
 
     def _decode(self, lp: np.ndarray) -> tuple[str, float]:
         if self.mask is not None:
@@ -101,7 +116,8 @@ class BeamLMDecoder:
 
     Confidence: exp of the best text's acoustic log-probability (summed over its CTC paths in the beam, LM
     excluded) divided by its length + 1, i.e. a per-character geometric mean, in 0..1 and lower for lines whose
-    text the recognizer was unsure of; 0 for an empty text."""
+    text the recognizer was unsure of; 0 for an empty text. A line under `min_confidence` is read as ""
+    (`drop_unsure`)."""
 
     def __init__(
         self,
@@ -117,6 +133,7 @@ class BeamLMDecoder:
         hotwords: list[str] | None = None,
         hotword_weight: float = 3.0,
         allowed_chars: str | None = None,
+        min_confidence: float = 0.0,
     ) -> None:
         from lm.scorer import ChunkLM
         from pipeline.resources import resolve_path
@@ -135,6 +152,7 @@ class BeamLMDecoder:
             raise ValueError(f"decode.beam_width: expected an integer >= 1, got {beam_width!r}")
         if hotwords is not None and (not isinstance(hotwords, list) or not all(isinstance(h, str) for h in hotwords)):
             raise ValueError(f"decode.hotwords: expected a list of strings or null, got {hotwords!r}")
+        self.min_confidence = check_min_confidence(min_confidence)
         mask = allowed_mask(charset, allowed_chars)
         self.columns = None if mask is None else np.flatnonzero(mask)
         labels = ctc_labels(charset)
@@ -148,7 +166,7 @@ class BeamLMDecoder:
         self.beam_prune_logp, self.token_min_logp = float(beam_prune_logp), float(token_min_logp)
 
     def __call__(self, log_probs: list[np.ndarray]) -> list[tuple[str, float]]:
-        return [self._decode(lp) for lp in log_probs]
+        return [drop_unsure(self._decode(lp), self.min_confidence) for lp in log_probs]
 
     def _beams(self, lp: np.ndarray, beam_width: int) -> list[tuple[str, float, float]]:
         """(text, acoustic log-prob, combined score) per beam, best first."""

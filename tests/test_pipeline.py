@@ -79,6 +79,15 @@ def test_polygons_are_in_original_image_coordinates(ocr):
         assert moved.intersection(a.polygon).area / moved.union(a.polygon).area > 0.8, (a.points, b.points)
 
 
+def test_min_confidence_leaves_out_exactly_the_unsure_lines(ocr):
+    page = ROOT / "tests" / "fixtures" / "small_text_page.jpg"  # small screenshot text: some lines read unsure
+    every = [(line.text, line.confidence) for line in ocr(str(page)).pages[0].lines]
+    sure = Pipeline.from_config("configs/default.yaml", decode={"min_confidence": 0.6}, runtime={"threads": 1})
+    kept = [(line.text, line.confidence) for line in sure(str(page)).pages[0].lines]
+    assert 0 < len(kept) < len(every)
+    assert kept == [(text, conf) for text, conf in every if conf >= 0.6]
+
+
 def test_allowed_chars_override_restricts_the_output():
     digits = Pipeline.from_config("configs/digits.yaml", runtime={"threads": 1})
     text = digits(str(PAGE)).text

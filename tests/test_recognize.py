@@ -74,3 +74,12 @@ def test_greedy_collapses_repeats_and_masks_disallowed_classes():
     assert text == "O11l" and conf == pytest.approx(0.9, abs=1e-5)
     digits, _ = GreedyDecoder(charset, allowed_chars="0123456789")([lp])[0]
     assert digits == "0111"  # O masked -> 0, l masked -> 1 (the model's own runner-up), never dropped silently
+
+
+def test_a_reading_under_min_confidence_loses_its_text_and_keeps_its_confidence():
+    charset = list("ab")
+    sure = np.log(np.array([[0.05, 0.9, 0.05], [0.9, 0.05, 0.05], [0.05, 0.05, 0.9]], np.float32))
+    unsure = np.log(np.array([[0.3, 0.4, 0.3], [0.9, 0.05, 0.05], [0.3, 0.3, 0.4]], np.float32))
+    assert GreedyDecoder(charset)([sure, unsure]) == [("ab", pytest.approx(0.9)), ("ab", pytest.approx(0.4))]
+    assert GreedyDecoder(charset, min_confidence=0.5)([sure, unsure]) == [("ab", pytest.approx(0.9)),
+                                                                          ("", pytest.approx(0.4))]
