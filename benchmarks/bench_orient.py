@@ -71,6 +71,10 @@ def reference_scores(classify: Classify, up: list[np.ndarray], down: list[np.nda
             "turned_found": round(sum(t == 180 for _, t in got_down) / n_down, 4)}
 
 
+def held_out(seed: int = 5) -> tuple[TextSampler, LineRenderer, random.Random]:
+    return TextSampler(build_charset(), held_out=True), LineRenderer(discover_fonts(held_out=True)), random.Random(seed)
+
+
 def part_lines(ocr: Pipeline, n: int, reference: Classify | None = None) -> dict:
     sampler, renderer, rng = held_out()
     out: dict = {}
