@@ -67,6 +67,14 @@ def test_a_column_taken_for_a_line_on_its_side_is_still_read_as_a_column(reader,
     assert (line_angle, line_as_column) == (270, False) and "20260217" in line
 
 
+def test_two_characters_stacked_in_a_loose_box_are_read_as_a_column(reader):
+    """A crop taller than wide but short of a column's ratio is also read re-laid; the column reading wins here."""
+    two = cv2.copyMakeBorder(COLUMN[:104], 0, 0, 14, 14, cv2.BORDER_CONSTANT, value=(255, 255, 255))  # 欢迎, loose
+    assert two.shape[1] < two.shape[0] < 1.5 * two.shape[1]
+    text, _, angle, vertical = reader.read_crops([two])[0]
+    assert (text, angle, vertical) == (COLUMN_TEXT[:2], 0, True)
+
+
 def test_relay_puts_each_character_of_a_column_in_a_row():
     row, side = relay_column(COLUMN), COLUMN.shape[1]
     assert row.shape[0] == side and 0.8 * len(COLUMN_TEXT) * side <= row.shape[1] <= len(COLUMN_TEXT) * side
