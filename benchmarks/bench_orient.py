@@ -30,6 +30,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.systems import rapidocr_engine  # noqa: E402
 from models.charset import build_charset  # noqa: E402
 from models.orient_synth import hanzi_text, render_column, turned_sample, upright_crop  # noqa: E402
 from models.synth import LineRenderer, TextSampler, discover_fonts  # noqa: E402
@@ -47,10 +48,7 @@ Classify = Callable[[list[np.ndarray]], list[tuple[int, int]]]  # crops -> (labe
 def ppocr_classifier(threads: int) -> Classify:
     """PP-OCR's angle classifier as rapidocr runs it: per crop, its label (0 or 180) and the turn rapidocr applies
     (180 only when the label is 180 with a score above the classifier's `cls_thresh`)."""
-    from rapidocr import RapidOCR
-
-    engine = RapidOCR(params={"Global.log_level": "error", "EngineConfig.onnxruntime.intra_op_num_threads": threads,
-                              "EngineConfig.onnxruntime.inter_op_num_threads": 1})
+    engine = rapidocr_engine(threads)
     thresh = engine.cfg.Cls.cls_thresh
 
     def classify(crops: list[np.ndarray]) -> list[tuple[int, int]]:

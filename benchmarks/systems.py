@@ -143,12 +143,17 @@ def _from_tsv(tsv: str, path: Path) -> Document:
     return Document(str(path), [page])
 
 
-def _rapidocr(kind: str, threads: int) -> Reader:
+def rapidocr_engine(threads: int):
+    """rapidocr's engine (PP-OCR models, onnxruntime) quiet and pinned to `threads` intra-op threads."""
     from rapidocr import RapidOCR
 
-    engine = RapidOCR(params={"Global.log_level": "error",
-                              "EngineConfig.onnxruntime.intra_op_num_threads": threads,
-                              "EngineConfig.onnxruntime.inter_op_num_threads": 1})
+    return RapidOCR(params={"Global.log_level": "error",
+                            "EngineConfig.onnxruntime.intra_op_num_threads": threads,
+                            "EngineConfig.onnxruntime.inter_op_num_threads": 1})
+
+
+def _rapidocr(kind: str, threads: int) -> Reader:
+    engine = rapidocr_engine(threads)
 
     def read(path: Path) -> Document:
         if kind == "crops":
