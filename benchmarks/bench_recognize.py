@@ -50,8 +50,8 @@ def median_seconds(fn, repeat: int) -> float:
 def measure(weights: Path, charset_path: Path, lines: list[tuple[str, str, np.ndarray]], threads: int, repeat: int) -> dict:
     recognizer = CRNNRecognizer(str(weights), charset=str(charset_path), threads=threads, batch_size=32)
     session = recognizer.session
-    batch = pad_lines([fixed_width(im) for _, _, im in lines[:32]])
-    single = pad_lines([fixed_width(lines[0][2])])
+    batch = pad_lines([fixed_width(im) for _, _, im in lines[:32]], recognizer.stride)
+    single = pad_lines([fixed_width(lines[0][2])], recognizer.stride)
     batch_s = median_seconds(lambda: session.run(None, {"x": batch[0], "widths": batch[1]}), repeat)
     single_s = median_seconds(lambda: session.run(None, {"x": single[0], "widths": single[1]}), repeat * 5)
     decoder = GreedyDecoder(recognizer.charset)

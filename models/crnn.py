@@ -1,17 +1,23 @@
-"""CRNN: a CNN over a height-32 grayscale line, a BiLSTM over its columns, CTC log-probs per 4-pixel column.
+"""CRNN: a CNN over a height-32 grayscale line, a BiLSTM over its columns, CTC log-probs per `stride`-pixel column
+(4 by default, 8 with `width_strides` (2, 4, 1, 1)).
 
-Every convolution block is followed by a width mask, so a line's features are the same whether it runs alone or
-padded in a batch with wider lines; the BiLSTM runs on packed sequences in training and on per-line reversed
-sequences in the exported graph (same maths, ONNX-friendly).
+Every convolution block that feeds another is followed by a width mask, so a line's features are the same whether it
+runs alone or padded in a batch with wider lines (widths are multiples of the stride, so pooling needs no mask of
+its own); the BiLSTM runs on packed sequences in training and on per-line
+reversed sequences in the exported graph (same maths, ONNX-friendly). The head is one linear layer, or two through a
+`head_rank`-wide bottleneck (a cheaper head over thousands of classes).
 """
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 HEIGHT = 32
-STRIDE = 4  # input pixels per output frame
+WIDTH_STRIDES = (2, 2, 1, 1)  # width pooling after each CNN stage: 4 input pixels per output frame
+ARCHITECTURE_KEYS = ("hidden", "channels", "width_strides", "head_rank")  # what a recipe says of the network
 
 
 def _block(cin: int, cout: int) -> nn.Sequential:
@@ -19,9 +25,10 @@ def _block(cin: int, cout: int) -> nn.Sequential:
 
 
 class CNN(nn.Module):
-    """[B, 1, 32, W] -> [B, 512, W/4] with features past each line's width set to zero."""
+    """[B, 1, 32, W] -> [B, 2 x channels[5], W / stride]; features past a line's width are not meaningful."""
 
-    def __init__(self, channels: tuple[int, ...] = (32, 64, 128, 128, 256, 256)) -> None:
+    def __init__(self, channels: tuple[int, ...] = (32, 64, 128, 128, 256, 256),
+                 width_strides: tuple[int, ...] = WIDTH_STRIDES) -> None:
         super().__init__()
         c = channels
         self.stages = nn.ModuleList(
@@ -32,10 +39,9 @@ class CNN(nn.Module):
                 nn.ModuleList([_block(c[3], c[4]), _block(c[4], c[5])]),
             ]
         )
-        self.pools = nn.ModuleList(
-            [nn.MaxPool2d(2, 2), nn.MaxPool2d(2, 2), nn.MaxPool2d((2, 1), (2, 1)), nn.MaxPool2d((2, 1), (2, 1))]
-        )
-        self.width_strides = (2, 2, 1, 1)
+        self.pools = nn.ModuleList([nn.MaxPool2d((2, s), (2, s)) for s in width_strides])
+        self.width_strides = tuple(width_strides)
+        self.stride = math.prod(width_strides)
         self.out_channels = c[5] * 2
 
     @staticmethod
@@ -45,36 +51,52 @@ class CNN(nn.Module):
         return x * keep[:, None, None, :]
 
     def forward(self, x: torch.Tensor, widths: torch.Tensor) -> torch.Tensor:
+        """Widths are multiples of the stride; whatever `x` holds past them is ignored."""
         w = widths
         x = self._mask(x, w)
-        for blocks, pool, stride in zip(self.stages, self.pools, self.width_strides):
-            for block in blocks:
-                x = self._mask(block(x), w)
-            w = torch.div(w, stride, rounding_mode="floor")
-            x = self._mask(pool(x), w)
+        blocks = [(block, k) for k, stage in enumerate(self.stages) for block in stage]
+        for i, (block, k) in enumerate(blocks):
+            x = block(x)
+            if i < len(blocks) - 1:  # the last block feeds only per-frame layers: nothing leaks into a line
+                x = self._mask(x, w)
+            if i == len(blocks) - 1 or blocks[i + 1][1] != k:
+                x = self.pools[k](x)
+                w = torch.div(w, self.width_strides[k], rounding_mode="floor")
         b, c, h, t = x.shape
         return x.reshape(b, c * h, t)
 
 
 class CRNN(nn.Module):
-    """Line image [B, 1, 32, W] (values 0..1, W a multiple of 4) + widths [B] -> log-probs [B, W/4, classes].
+    """Line image [B, 1, 32, W] (values 0..1; W and widths multiples of the stride) + widths [B] -> log-probs
+    [B, W / stride, classes].
 
     The BiLSTM's output is added to its input (a residual path), so the head can start from the glyph classifier.
     """
 
-    def __init__(self, num_classes: int, hidden: int = 128, channels: tuple[int, ...] = (32, 64, 128, 128, 256, 256)):
+    def __init__(self, num_classes: int, hidden: int = 128, channels: tuple[int, ...] = (32, 64, 128, 128, 256, 256),
+                 width_strides: tuple[int, ...] = WIDTH_STRIDES, head_rank: int = 0):
         super().__init__()
-        self.cnn = CNN(channels)
+        self.cnn = CNN(channels, width_strides)
+        self.stride = self.cnn.stride
         self.proj = nn.Linear(self.cnn.out_channels, hidden * 2)
         self.rnn = nn.LSTM(hidden * 2, hidden, bidirectional=True, batch_first=True)
-        self.fc = nn.Linear(hidden * 2, num_classes)
+        self.fc = (
+            nn.Sequential(nn.Linear(hidden * 2, head_rank, bias=False), nn.Linear(head_rank, num_classes))
+            if head_rank else nn.Linear(hidden * 2, num_classes)
+        )
+
+    @classmethod
+    def from_recipe(cls, recipe: dict, num_classes: int) -> "CRNN":
+        """The network a training recipe (or a checkpoint's recipe) describes."""
+        return cls(num_classes, recipe["hidden"], tuple(recipe["channels"]),
+                   tuple(recipe.get("width_strides", WIDTH_STRIDES)), recipe.get("head_rank", 0))
 
     def features(self, x: torch.Tensor, widths: torch.Tensor) -> torch.Tensor:
         return self.proj(self.cnn(x, widths).transpose(1, 2))  # [B, T, 2H]
 
     def forward(self, x: torch.Tensor, widths: torch.Tensor) -> torch.Tensor:
         feats = self.features(x, widths)
-        frames = torch.div(widths, STRIDE, rounding_mode="floor")
+        frames = torch.div(widths, self.stride, rounding_mode="floor")
         packed = pack_padded_sequence(feats, frames.cpu(), batch_first=True, enforce_sorted=False)
         out, _ = self.rnn(packed)
         out, _ = pad_packed_sequence(out, batch_first=True, total_length=feats.shape[1])
@@ -84,6 +106,8 @@ class CRNN(nn.Module):
     def init_head_from_glyphs(self, head: nn.Linear) -> None:
         """Factor the glyph classifier's head W (classes x C) into fc.weight @ proj.weight (rank 2H, by SVD), so
         that through the residual path each frame starts out predicting the character under it."""
+        if not isinstance(self.fc, nn.Linear):
+            raise ValueError("glyph pre-training starts a full-rank head: head_rank must be 0 in a recipe with `glyph`")
         u, s, vh = torch.linalg.svd(head.weight, full_matrices=False)
         rank = self.proj.out_features
         root = s[:rank].sqrt()
@@ -99,7 +123,7 @@ class ExportableCRNN(nn.Module):
 
     def __init__(self, model: CRNN) -> None:
         super().__init__()
-        self.cnn, self.proj, self.fc = model.cnn, model.proj, model.fc
+        self.cnn, self.proj, self.fc, self.stride = model.cnn, model.proj, model.fc, model.stride
         hidden = model.rnn.hidden_size
         self.fwd = nn.LSTM(model.rnn.input_size, hidden, batch_first=True)
         self.bwd = nn.LSTM(model.rnn.input_size, hidden, batch_first=True)
@@ -109,7 +133,7 @@ class ExportableCRNN(nn.Module):
 
     def forward(self, x: torch.Tensor, widths: torch.Tensor) -> torch.Tensor:
         feats = self.proj(self.cnn(x, widths).transpose(1, 2))
-        frames = torch.div(widths, STRIDE, rounding_mode="floor")
+        frames = torch.div(widths, self.stride, rounding_mode="floor")
         t = torch.arange(feats.shape[1], device=x.device).unsqueeze(0)
         lengths = frames.unsqueeze(1)
         rev = torch.where(t < lengths, lengths - 1 - t, t)  # reverse inside each line, leave padding in place

@@ -2,8 +2,9 @@
 
     python -m models.export_onnx runs/crnn_zh_en/last.pt models/weights/crnn_zh_en.onnx [--metrics metrics.json]
 
-Inputs of the graph: `x` float32 [B, 1, 32, W] (W a multiple of 4) and `widths` int64 [B]; output `log_probs`
-float32 [B, W/4, classes]. The exported graph is checked against the torch model before anything is written.
+Inputs of the graph: `x` float32 [B, 1, 32, W] (W a multiple of the stride, 4 or 8) and `widths` int64 [B]; output
+`log_probs` float32 [B, W / stride, classes]. The graph's metadata holds `stride` (stages.recognize reads it). The
+exported graph is checked against the torch model before anything is written.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+import onnx
 import torch
 
 from models.charset import save_charset
@@ -39,26 +41,30 @@ def earlier_curve(runs: list[tuple[Path, dict]]) -> list[dict]:
 def export(checkpoint: Path, out: Path, metrics: dict | None = None) -> None:
     ckpt = torch.load(checkpoint, map_location="cpu", weights_only=False)
     recipe, charset = ckpt["recipe"], ckpt["charset"]
-    model = CRNN(len(charset) + 1, recipe["hidden"], tuple(recipe["channels"]))
+    model = CRNN.from_recipe(recipe, len(charset) + 1)
     model.load_state_dict(ckpt["model"])
     model.eval()
     graph = ExportableCRNN(model).eval()
     x = torch.rand(3, 1, 32, 160)
-    widths = torch.tensor([160, 120, 64])
+    widths = torch.tensor([160, 112, 64])
     out.parent.mkdir(parents=True, exist_ok=True)
     torch.onnx.export(
         graph, (x, widths), str(out), input_names=["x", "widths"], output_names=["log_probs"],
         dynamic_axes={"x": {0: "batch", 3: "width"}, "widths": {0: "batch"}, "log_probs": {0: "batch", 1: "frames"}},
         opset_version=17, dynamo=False,
     )
+    graph_file = onnx.load(str(out))
+    onnx.helper.set_model_props(graph_file, {"stride": str(model.stride)})
+    onnx.save(graph_file, str(out))
     import onnxruntime as ort
 
     sess = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
-    x2, w2 = torch.rand(2, 1, 32, 240), torch.tensor([240, 100])
+    x2, w2 = torch.rand(2, 1, 32, 240), torch.tensor([240, 96])
     got = sess.run(None, {"x": x2.numpy(), "widths": w2.numpy()})[0]
     with torch.no_grad():
         want = model(x2, w2).numpy()
-    diff = max(float(np.abs(got[i, : w // 4] - want[i, : w // 4]).max()) for i, w in enumerate(w2.tolist()))
+    s = model.stride
+    diff = max(float(np.abs(got[i, : w // s] - want[i, : w // s]).max()) for i, w in enumerate(w2.tolist()))
     if diff > 1e-3:
         raise RuntimeError(f"exported graph differs from the torch model by {diff}")
     save_charset(charset, out.with_suffix(".charset.json"))
@@ -67,8 +73,10 @@ def export(checkpoint: Path, out: Path, metrics: dict | None = None) -> None:
     recipes = runs[0][1].get("earlier", []) + [r for _, r in runs]  # earlier: those of a rebuilt shipped model
     card = {
         "name": out.stem,
-        "architecture": "CRNN: 6 conv blocks (width masked) + BiLSTM + linear CTC head",
-        "input": "gray line, height 32, values 0..1, width a multiple of 4; output: log-probs per 4 px column",
+        "architecture": f"CRNN: 6 conv blocks of {recipe['channels']} channels (width masked, width pooling "
+                        f"{list(model.cnn.width_strides)}) + BiLSTM ({recipe['hidden']} per direction) + CTC head "
+                        f"({'rank ' + str(recipe['head_rank']) if recipe.get('head_rank') else 'full rank'})",
+        "input": f"gray line, height 32, values 0..1, width a multiple of {s}; output: log-probs per {s} px column",
         "parameters": sum(p.numel() for p in model.parameters()),
         "classes": len(charset) + 1,
         "recipes": recipes,

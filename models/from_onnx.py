@@ -32,7 +32,7 @@ from onnx import numpy_helper
 from torch import nn
 
 from models.charset import load_charset
-from models.crnn import CRNN, ExportableCRNN
+from models.crnn import ARCHITECTURE_KEYS, CRNN, ExportableCRNN
 from models.dbnet import DBNet
 from models.orient_net import OrientNet
 
@@ -154,7 +154,7 @@ def _run_graph(path: Path, feeds: dict[str, torch.Tensor]) -> np.ndarray:
 def _recognizer(path: Path, card: dict, batches: list[tuple] | None) -> tuple[dict, float]:
     charset = load_charset(path.with_suffix(".charset.json"))
     last = card["recipes"][-1]
-    model = CRNN(len(charset) + 1, last["hidden"], tuple(last["channels"]))
+    model = CRNN.from_recipe(last, len(charset) + 1)
     graph = ExportableCRNN(model)
     folded = load_graph_weights(graph, path)
     for name in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"):
@@ -164,21 +164,22 @@ def _recognizer(path: Path, card: dict, batches: list[tuple] | None) -> tuple[di
         from models.synth import TextSampler
         from models.train_crnn import LineBatches
 
-        lines = iter(LineBatches(charset, 32, 640, seed=0, kinds=TextSampler.KINDS, columns=0.15))
+        lines = iter(LineBatches(charset, 32, 640, seed=0, kinds=TextSampler.KINDS, columns=0.15, stride=model.stride))
         batches = [next(lines)[:2] for _ in range(8)]
     calibrate_batchnorms(model, folded, batches)
     x, widths = torch.rand(3, 1, 32, 240, generator=torch.Generator().manual_seed(0)), torch.tensor([240, 160, 48])
     got = _run_graph(path, {"x": x, "widths": widths})
     with torch.no_grad():
         want = model.eval()(x, widths).numpy()
-    diff = max(_difference(got[i, : w // 4], want[i, : w // 4]) for i, w in enumerate(widths.tolist()))
+    frames = (widths // model.stride).tolist()
+    diff = max(_difference(got[i, :n], want[i, :n]) for i, n in enumerate(frames))
     t = card["training"]
     return {
         "model": model.state_dict(),
         "state": {"phase": "lines", "step": t["line_steps"], "samples": t["line_samples"],
                   "seconds": t["hours"] * 3600},
         "charset": charset,
-        "recipe": {"hidden": last["hidden"], "channels": last["channels"], "earlier": card["recipes"]},
+        "recipe": {**{k: last[k] for k in ARCHITECTURE_KEYS if k in last}, "earlier": card["recipes"]},
     }, diff
 
 

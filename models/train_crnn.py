@@ -28,7 +28,7 @@ import yaml
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from models.charset import build_charset
-from models.crnn import CRNN, STRIDE, GlyphClassifier
+from models.crnn import CRNN, GlyphClassifier
 from models.orient_synth import render_column
 from models.synth import LineRenderer, TextSampler, discover_fonts
 from pipeline.geometry import relay_column
@@ -43,9 +43,14 @@ REAL_SETS = {
 }
 
 
-def pad_batch(images: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+def ctc_frames_needed(text: str) -> int:
+    """The fewest frames CTC can align `text` to: one per character, plus a blank between equal neighbours."""
+    return len(text) + sum(a == b for a, b in zip(text, text[1:]))
+
+
+def pad_batch(images: list[np.ndarray], stride: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Gray uint8 lines of height 32 -> float [B,1,32,W] and widths, exactly as inference pads them."""
-    x, widths = pad_lines(images)
+    x, widths = pad_lines(images, stride)
     return torch.from_numpy(x), torch.from_numpy(widths)
 
 
@@ -56,8 +61,9 @@ class LineBatches(IterableDataset):
     """Endless batches of rendered lines, grouped by width so little of each batch is padding."""
 
     def __init__(self, charset: list[str], batch_size: int, max_width: int, seed: int, kinds: tuple[str, ...],
-                 columns: float, pool: int = 8) -> None:
+                 columns: float, stride: int, pool: int = 8) -> None:
         self.charset, self.batch_size, self.max_width, self.seed, self.pool = charset, batch_size, max_width, seed, pool
+        self.stride = stride
         self.kinds, self.columns = kinds, columns
         self.index = {c: i + 1 for i, c in enumerate(charset)}
 
@@ -78,14 +84,15 @@ class LineBatches(IterableDataset):
                     img = renderer.render_plate(text, rng)
                 else:
                     img = renderer.render(text, rng, receipt=kind == "receipt")
-                if img is None or img.shape[1] > self.max_width or img.shape[1] // STRIDE < 2 * len(text) + 1:
+                too_dense = img is not None and img.shape[1] // self.stride < ctc_frames_needed(text)
+                if img is None or img.shape[1] > self.max_width or too_dense:
                     continue
                 items.append((img, [self.index[c] for c in text]))
             items.sort(key=lambda it: it[0].shape[1])
             chunks = [items[i : i + self.batch_size] for i in range(0, len(items), self.batch_size)]
             rng.shuffle(chunks)
             for chunk in chunks:
-                x, widths = pad_batch([im for im, _ in chunk])
+                x, widths = pad_batch([im for im, _ in chunk], self.stride)
                 targets = torch.tensor([t for _, lab in chunk for t in lab])
                 lengths = torch.tensor([len(lab) for _, lab in chunk])
                 yield x, widths, targets, lengths
@@ -164,9 +171,9 @@ def evaluate(model: CRNN, lines: list[tuple[np.ndarray, str]], charset: list[str
     order = sorted(range(len(lines)), key=lambda i: lines[i][0].shape[1])
     for start in range(0, len(order), batch):
         idx = order[start : start + batch]
-        x, widths = pad_batch([lines[i][0] for i in idx])
+        x, widths = pad_batch([lines[i][0] for i in idx], model.stride)
         log_probs = model(x.to(device), widths.to(device)).cpu().numpy()
-        preds = [text for text, _ in decoder([lp[: w // STRIDE] for lp, w in zip(log_probs, widths.tolist())])]
+        preds = [text for text, _ in decoder([lp[: w // model.stride] for lp, w in zip(log_probs, widths.tolist())])]
         for i, pred in zip(idx, preds):
             truth = normalize_text(lines[i][1])
             errors += edit_distance(normalize_text(pred), truth)
@@ -190,7 +197,7 @@ def main() -> None:
     run_dir = Path(cfg["run_dir"])
     run_dir.mkdir(parents=True, exist_ok=True)
     charset = build_charset()
-    model = CRNN(len(charset) + 1, cfg["hidden"], tuple(cfg["channels"])).to(device)
+    model = CRNN.from_recipe(cfg, len(charset) + 1).to(device)
     glyph = GlyphClassifier(model.cnn, len(charset) + 1).to(device)
     state = {"phase": "glyph", "step": 0, "samples": 0, "seconds": 0.0}
     ckpt_path = run_dir / "last.pt"
@@ -263,7 +270,7 @@ def main() -> None:
     val_real = real_crops(charset)
     loader = DataLoader(
         LineBatches(charset, c["batch_size"], c["max_width"], cfg.get("seed", 0) + state["step"], kinds,
-                    c.get("columns", 0.15)),
+                    c.get("columns", 0.15), model.stride),
         batch_size=None, num_workers=args.workers, prefetch_factor=4,
         pin_memory=device.type == "cuda",
     )
@@ -279,7 +286,7 @@ def main() -> None:
             group["lr"] = lr
         x, widths = x.to(device, non_blocking=True), widths.to(device)
         log_probs = model(x, widths)
-        loss = ctc(log_probs.transpose(0, 1), targets.to(device), widths // STRIDE, lengths.to(device))
+        loss = ctc(log_probs.transpose(0, 1), targets.to(device), widths // model.stride, lengths.to(device))
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)

@@ -18,34 +18,86 @@ def test_charset_covers_gb2312_ascii_and_symbols():
     assert normalize_label("１２月ＡＢ，（测试）　x") == "12月AB，（测试） x"
 
 
-@pytest.fixture(scope="module")
-def model():
+def _small(width_strides=(2, 2, 1, 1), head_rank=0) -> CRNN:
     torch.manual_seed(0)
-    m = CRNN(50, hidden=16, channels=(4, 8, 8, 8, 16, 16)).eval()
+    m = CRNN(50, hidden=16, channels=(4, 8, 8, 8, 16, 16), width_strides=width_strides, head_rank=head_rank).eval()
     for p in m.parameters():  # move BN statistics and weights away from their trivial init
         p.data.add_(torch.randn_like(p) * 0.1)
     return m
 
 
+@pytest.mark.parametrize("model", [_small(), _small((2, 4, 1, 1), head_rank=6)], ids=["stride4", "stride8-rank6"])
 def test_exported_graph_equals_the_packed_bilstm_and_ignores_padding(model):
     x = torch.rand(3, 1, 32, 200)
-    widths = torch.tensor([200, 120, 44])
+    widths = torch.tensor([200, 120, 48])
     graph = ExportableCRNN(model).eval()
     with torch.no_grad():
         packed, split = model(x, widths), graph(x, widths)
+        assert split.shape[1] == 200 // model.stride
         for i, w in enumerate(widths.tolist()):
-            n = w // 4
+            n = w // model.stride
             np.testing.assert_allclose(split[i, :n].numpy(), packed[i, :n].numpy(), atol=1e-5)
             alone = graph(x[i : i + 1, :, :, :w], widths[i : i + 1])[0]
             np.testing.assert_allclose(alone.numpy(), split[i, :n].numpy(), atol=1e-4)
 
 
-def test_glyph_head_factorisation_reproduces_the_classifier(model):
+def test_glyph_head_factorisation_reproduces_the_classifier():
+    model = _small()
     head = torch.nn.Linear(model.proj.in_features, 50)
     model.init_head_from_glyphs(head)
     feats = torch.randn(5, model.proj.in_features)
     with torch.no_grad():
         np.testing.assert_allclose(model.fc(model.proj(feats)).numpy(), head(feats).numpy(), atol=1e-4)
+
+
+def test_shrinking_drops_only_what_the_network_does_not_use():
+    """Channels switched off (filter, gamma and beta zero) are the ones pruned, and a head of rank 5 factors exactly
+    through a bottleneck of 5: the cut network computes what the full one did."""
+    from models.shrink_crnn import shrink
+
+    full = _small()
+    with torch.no_grad():
+        for k, stage in enumerate(full.cnn.stages):
+            for block in stage:
+                conv, bn = block[0], block[1]
+                off = torch.arange(conv.out_channels) % 4 == 3  # a quarter of each convolution's channels
+                conv.weight[off], bn.weight[off], bn.bias[off] = 0, 0, 0
+        u, v = torch.randn(50, 5), torch.randn(5, 32)
+        full.fc.weight.copy_(u @ v)
+    cut = CRNN(50, hidden=16, channels=(3, 6, 6, 6, 12, 12), head_rank=5).eval()
+    cut.load_state_dict(shrink(full.state_dict(), full, cut))
+    x, widths = torch.rand(2, 1, 32, 96), torch.tensor([96, 64])
+    with torch.no_grad():
+        for i, w in enumerate(widths.tolist()):
+            np.testing.assert_allclose(cut(x, widths)[i, : w // 4].numpy(), full(x, widths)[i, : w // 4].numpy(),
+                                       atol=1e-4)
+
+
+def test_a_stride_8_network_exports_its_stride_for_the_recognizer(tmp_path):
+    pytest.importorskip("onnx")
+    from models.export_onnx import export
+    from stages.recognize import CRNNRecognizer
+
+    charset = [chr(c) for c in range(0x61, 0x61 + 49)]
+    m = _small((2, 4, 1, 1), head_rank=6)
+    recipe = {"hidden": 16, "channels": [4, 8, 8, 8, 16, 16], "width_strides": [2, 4, 1, 1], "head_rank": 6}
+    run = _run_dir(tmp_path / "run", '{"step": 1}', m, recipe=recipe, charset=charset,
+                   state={"phase": "lines", "step": 1, "samples": 32, "seconds": 1.0})
+    export(run / "last.pt", tmp_path / "s8.onnx")
+    recognizer = CRNNRecognizer(str(tmp_path / "s8.onnx"), max_width=256, overlap=64, threads=1)
+    assert recognizer.stride == 8
+    line, wide = np.random.default_rng(0).integers(0, 255, (32, 203), np.uint8), np.zeros((32, 300), np.uint8)
+    alone, batched = recognizer([line])[0], recognizer([line, wide])[0]
+    assert alone.shape == (26, 50)  # 203 px -> 208 (a multiple of 8) -> 26 frames
+    np.testing.assert_allclose(alone, batched, atol=1e-4)
+    with pytest.raises(ValueError, match="multiple of 8"):
+        CRNNRecognizer(str(tmp_path / "s8.onnx"), max_width=300, overlap=64)
+
+
+def test_training_keeps_lines_ctc_can_align():
+    from models.train_crnn import ctc_frames_needed
+
+    assert ctc_frames_needed("abc") == 3 and ctc_frames_needed("1100") == 6 and ctc_frames_needed("") == 0
 
 
 def test_averaged_runs_have_the_mean_weights_and_their_summed_training(tmp_path):

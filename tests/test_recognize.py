@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from stages.decode import GreedyDecoder
-from stages.recognize import STRIDE, CRNNRecognizer, merge_pieces, pad_lines, split_wide, to_line_image
+from stages.recognize import CRNNRecognizer, merge_pieces, pad_lines, split_wide, to_line_image
 
 PAGE = "examples/sample_page.png"
 
@@ -24,9 +24,11 @@ def test_preprocessing_keeps_aspect_and_pads_to_stride():
     crop = np.full((64, 301, 3), 255, np.uint8)
     line = to_line_image(crop)
     assert line.shape == (32, 150) and line.dtype == np.uint8
-    x, widths = pad_lines([line, np.zeros((32, 41), np.uint8)])
+    x, widths = pad_lines([line, np.zeros((32, 41), np.uint8)], stride=4)
     assert x.shape == (2, 1, 32, 152) and widths.tolist() == [152, 44]
     assert x.max() <= 1.0 and x[0, 0, 0, 151] == 1.0  # edge-extended to the multiple of 4, in 0..1
+    x, widths = pad_lines([line, np.zeros((32, 41), np.uint8)], stride=8)
+    assert x.shape == (2, 1, 32, 152) and widths.tolist() == [152, 48] and x[1, 0, 0, 47] == 0.0
 
 
 def test_a_line_reads_the_same_alone_and_batched_with_wider_lines(recognizer):
@@ -39,17 +41,18 @@ def test_a_line_reads_the_same_alone_and_batched_with_wider_lines(recognizer):
     assert batched[0].shape[1] == len(recognizer.charset) + 1
 
 
-def test_split_and_merge_keep_every_frame_once():
-    width = 1000
+@pytest.mark.parametrize("stride, width", [(4, 1000), (8, 1000), (8, 1004)])
+def test_split_and_merge_keep_every_frame_once(stride, width):
     image = np.zeros((32, width), np.uint8)
-    pieces = split_wide(image, max_width=256, overlap=64)
-    assert pieces[0][0] == 0 and pieces[-1][0] + 256 == width
-    assert all(p.shape[1] == 256 and s % STRIDE == 0 for s, p in pieces[:-1])
-    assert pieces[-1][0] % STRIDE == 0 and pieces[-1][0] + pieces[-1][1].shape[1] == width
-    # each piece's "log-probs" encode the global frame index: the merge must give 0..249 exactly once, in order
-    frames = [(s, np.arange(s // STRIDE, s // STRIDE + p.shape[1] // STRIDE)[:, None]) for s, p in pieces]
-    merged = merge_pieces(frames)
-    assert merged[:, 0].tolist() == list(range(width // STRIDE))
+    pieces = split_wide(image, max_width=256, overlap=64, stride=stride)
+    assert pieces[0][0] == 0 and width - 256 - stride < pieces[-1][0] <= width - 256
+    assert all(p.shape[1] == 256 and s % stride == 0 for s, p in pieces[:-1])
+    assert pieces[-1][0] % stride == 0 and pieces[-1][0] + pieces[-1][1].shape[1] == width
+    # each piece's "log-probs" encode the global frame index: the merge must give every frame exactly once, in order
+    n = [-(-p.shape[1] // stride) for _, p in pieces]  # the recognizer pads each piece to a multiple of the stride
+    frames = [(s, np.arange(s // stride, s // stride + k)[:, None]) for (s, _), k in zip(pieces, n)]
+    merged = merge_pieces(frames, stride)
+    assert merged[:, 0].tolist() == list(range(-(-width // stride)))
 
 
 def test_wide_line_read_in_pieces_matches_the_whole(recognizer):
