@@ -274,9 +274,10 @@ def update_readme(report: dict, readme: Path = README) -> bool:
     return True
 
 
-def write(report: dict, readme: bool = False) -> None:
-    plots(report)
-    REPORT.write_text(markdown(report), encoding="utf-8")
+def write(report: dict, readme: bool = False, folder: Path = REPORT.parent) -> None:
+    """report.md and plots/ into `folder` (benchmarks/: the committed report); with `readme`, the README table."""
+    plots(report, folder / "plots")
+    (folder / "report.md").write_text(markdown(report), encoding="utf-8")
     if readme and not update_readme(report):
         print(f"README.md has no {START} ... {END} block: not updated")
 

@@ -7,7 +7,8 @@ Every system runs in its own worker process (one per system and input kind, mode
 so peak RSS is per system; items are sent to the systems in turn, starting with a different system each item, so
 machine drift hits all alike. Each worker times its own reads (wall and CPU time, image decoding included).
 Accuracy is scored with `pipeline.evaluate` (DESIGN.md metrics). Results go to <out>/latest.json; then
-benchmarks/report.py writes benchmarks/report.md and the plots (and, with --readme, the README table).
+benchmarks/report.py writes benchmarks/report.md and the plots (into <out> when --out is not the default, so a
+trial run leaves the committed report alone; with --readme, also the README table).
 The scenario suites are built first when missing (benchmarks/build_suites.py).
 """
 from __future__ import annotations
@@ -34,6 +35,7 @@ from benchmarks import systems  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 SUITES = ROOT / "benchmarks" / "suites"
+RESULTS = ROOT / "benchmarks" / "results"  # the default --out: the report and plots then go to benchmarks/
 SHARED_SETS = [  # (name, manifest relative to the data folder, case-insensitive)
     ("sroie_dev", "sroie_dev/manifest.jsonl", True),
     ("en_crops", "en_crops/manifest.jsonl", False),
@@ -230,7 +232,7 @@ def main() -> None:
     ap.add_argument("--max-crops", type=int, default=30, help="first rows read of each crop set")
     ap.add_argument("--systems", nargs="+", default=list(systems.SYSTEMS), choices=systems.SYSTEMS)
     ap.add_argument("--only", nargs="+", metavar="SET", help="run only these sets (names as in the report)")
-    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--readme", action="store_true", help="also refresh the README's benchmark table")
     ap.add_argument("--worker", nargs=3, metavar=("SYSTEM", "KIND", "THREADS"), help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -258,7 +260,8 @@ def main() -> None:
               "workers": info, "results": results}
     (args.out / "latest.json").write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
     from benchmarks import report as report_module
-    report_module.write(report, readme=args.readme)
+    folder = report_module.REPORT.parent if args.out.resolve() == RESULTS else args.out
+    report_module.write(report, readme=args.readme, folder=folder)
 
 
 if __name__ == "__main__":

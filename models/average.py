@@ -15,6 +15,8 @@ from pathlib import Path
 
 import torch
 
+from models.crnn import ARCHITECTURE_KEYS
+
 
 def average(checkpoints: list[Path]) -> dict:
     """The checkpoint whose weights are the mean of these runs' (same init, same architecture and charset)."""
@@ -26,7 +28,7 @@ def average(checkpoints: list[Path]) -> dict:
         raise ValueError(f"models.average: {checkpoints[0]} names no `init`; only runs fine-tuned from the same "
                          "checkpoint can be averaged")
     for path, run in zip(checkpoints[1:], runs[1:]):
-        for key in ("init", "hidden", "channels"):
+        for key in ("init", *ARCHITECTURE_KEYS):
             if run["recipe"].get(key) != first["recipe"].get(key):
                 raise ValueError(f"models.average: {path} differs from {checkpoints[0]} in its recipe's {key!r}")
         if run["charset"] != first["charset"]:
@@ -41,7 +43,7 @@ def average(checkpoints: list[Path]) -> dict:
     state = {"phase": "lines", "step": sum(run["state"]["step"] for run in runs)}
     for key in ("samples", "seconds"):
         state[key] = start[key] + sum(run["state"][key] - start[key] for run in runs)
-    recipe = {key: first["recipe"][key] for key in ("init", "hidden", "channels")}
+    recipe = {key: first["recipe"][key] for key in ("init", *ARCHITECTURE_KEYS) if key in first["recipe"]}
     recipe["average"] = [run["recipe"] for run in runs]
     return {"model": model, "state": state, "charset": first["charset"], "recipe": recipe}
 

@@ -3,9 +3,9 @@
 
 Every convolution block that feeds another is followed by a width mask, so a line's features are the same whether it
 runs alone or padded in a batch with wider lines (widths are multiples of the stride, so pooling needs no mask of
-its own); the BiLSTM runs on packed sequences in training and on per-line
-reversed sequences in the exported graph (same maths, ONNX-friendly). The head is one linear layer, or two through a
-`head_rank`-wide bottleneck (a cheaper head over thousands of classes).
+its own); the BiLSTM runs on packed sequences in training and on per-line reversed sequences in the exported graph
+(same maths, ONNX-friendly). The head is one linear layer, or two through a `head_rank`-wide bottleneck (a cheaper
+head over thousands of classes).
 """
 from __future__ import annotations
 

@@ -169,25 +169,29 @@ def _character_size(ink: np.ndarray) -> float:
 def _column_cells(ink: np.ndarray, split: bool = True) -> list[tuple[int, int]]:
     """Row spans (y0, y1) of the characters of a vertical column, from its ink mask [h, w].
 
-    Rows without ink separate pieces; pieces are merged while the result is no taller than about one character
-    (the ink's width: 二, 旦 and 三 are several pieces) and, with `split`, pieces taller than 1.5 characters
-    (touching characters, or text on a busy background) are cut into equal parts at the lightest rows near the
-    even cuts."""
+    Rows without ink separate pieces; a thin piece touching the top or bottom edge is a neighbour's ink cut by the box
+    and is dropped (a 一 clear of the edge is a character); a piece joins the one above while the result is no taller
+    than about one character (the ink's width: 二, 旦 and 三 are several pieces), unless it lies much nearer the
+    piece below and makes a character with it; then, with `split`, pieces taller than 1.5 characters (touching
+    characters, or text on a busy background) are cut into equal parts at the lightest rows near the even cuts."""
     h = ink.shape[0]
     size = _character_size(ink)
     profile = np.convolve(ink.sum(1).astype(np.float64), np.ones(3) / 3, mode="same")
     filled = profile > 0.02 * size
     edges = np.flatnonzero(np.diff(np.r_[0, filled.astype(np.int8), 0]))
     pieces = [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2])]
-    while len(pieces) > 1 and pieces[-1][1] - pieces[-1][0] < 0.2 * size:  # slivers of the neighbours' ink
+    if len(pieces) > 1 and pieces[-1][1] >= h - 1 and pieces[-1][1] - pieces[-1][0] < 0.2 * size:
         pieces.pop()
-    while len(pieces) > 1 and pieces[0][1] - pieces[0][0] < 0.2 * size:
+    if len(pieces) > 1 and pieces[0][0] <= 1 and pieces[0][1] - pieces[0][0] < 0.2 * size:
         pieces.pop(0)
     if not pieces:
         return [(0, h)]
     cells = [pieces[0]]
-    for y0, y1 in pieces[1:]:
-        if y1 - cells[-1][0] <= 1.2 * size:
+    for (y0, y1), after in zip(pieces[1:], pieces[2:] + [None]):
+        joins = y1 - cells[-1][0] <= 1.2 * size
+        if joins and after and after[0] - y1 < 0.5 * (y0 - cells[-1][1]) and after[1] - y0 <= 1.2 * size:
+            joins = False  # much nearer the next piece, with which it makes a character (三 after 一, 六's dot)
+        if joins:
             cells[-1] = (cells[-1][0], y1)
         else:
             cells.append((y0, y1))

@@ -597,15 +597,20 @@ def _split_at_gaps(start: np.ndarray, end: np.ndarray, min_gap: float, widest_on
 # ------------------------------------------------------------------------------------------------ db
 
 
+SHORT_ASPECT = 1.5  # db_boxes: a box no longer than this times its height holds one character or a few
+
+
 def db_boxes(prob: np.ndarray, thresh: float = 0.3, box_thresh: float = 0.6, unclip_ratio: float = 1.5,
-             min_size: float = 3.0, max_candidates: int = 1000) -> list[tuple[np.ndarray, float]]:
+             min_size: float = 3.0, max_candidates: int = 1000,
+             unclip_ratio_short: float | None = None) -> list[tuple[np.ndarray, float]]:
     """DB post-processing: a probability map [H, W] -> (quad 4 x 2 clockwise from top-left, score) pairs.
 
     Pixels above `thresh` form the shrunk text kernels; each connected region's minimum-area rectangle is scored by
     the mean probability over the region (kept when >= `box_thresh`), grown back by the DB offset
-    D = area x unclip_ratio / perimeter (shapely buffer with mitred corners) and boxed again. Boxes whose shorter
-    side is below `min_size` (before growing) or `min_size + 2` (after) are dropped; at most `max_candidates`
-    regions, the largest first, are considered.
+    D = area x unclip_ratio / perimeter (shapely buffer with mitred corners) and boxed again; a grown box no longer
+    than SHORT_ASPECT times its height (a single character, a short number) is grown from its kernel again by
+    `unclip_ratio_short` when given. Boxes whose shorter side is below `min_size` (before growing) or
+    `min_size + 2` (after) are dropped; at most `max_candidates` regions, the largest first, are considered.
     """
     bitmap = (prob > thresh).astype(np.uint8)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(bitmap, connectivity=8, ltype=cv2.CV_32S)
@@ -631,6 +636,9 @@ def db_boxes(prob: np.ndarray, thresh: float = 0.3, box_thresh: float = 0.6, unc
         if grown.is_empty or grown.geom_type != "Polygon":
             continue
         rect = cv2.minAreaRect(np.asarray(grown.exterior.coords, np.float32))
+        if unclip_ratio_short is not None and max(rect[1]) <= SHORT_ASPECT * min(rect[1]):
+            grown = kernel.buffer(kernel.area * unclip_ratio_short / kernel.length, join_style="mitre")
+            rect = cv2.minAreaRect(np.asarray(grown.exterior.coords, np.float32))
         if min(rect[1]) < min_size + 2:
             continue
         out.append((cv2.boxPoints(rect), float(scores[i])))
@@ -661,19 +669,21 @@ class DBDetector:
 
     The page is resized so that its longer side is at most `max_side` (and its shorter side at least `min_side`),
     each side rounded to a multiple of 32; the network's probability map is turned into boxes by `db_boxes`
-    (`thresh`, `box_thresh`, `unclip_ratio`, `min_size` in pixels of the resized page), mapped back to the original
-    image and put in reading order (columns left to right, rows top to bottom). Small text (screenshots): when the
+    (`thresh`, `box_thresh`, `unclip_ratio`, `unclip_ratio_short`, `min_size` in pixels of the resized page), mapped
+    back to the original image and put in reading order (columns left to right, rows top to bottom). Small text (screenshots): when the
     median box found is under `text_height` pixels high in the network's input, the page is detected again enlarged
     so that it reaches `text_height` (never past `max_side`; only when that enlarges it 1.2 times or more); 0 turns
     this off.
     """
 
     def __init__(self, weights: str = "models/weights/db_lite.onnx", max_side: int = 1280, min_side: int = 256,
-                 thresh: float = 0.3, box_thresh: float = 0.6, unclip_ratio: float = 1.5, min_size: float = 3.0,
-                 text_height: float = 24.0, threads: int = 2) -> None:
+                 thresh: float = 0.3, box_thresh: float = 0.6, unclip_ratio: float = 1.5,
+                 unclip_ratio_short: float = 1.0, min_size: float = 3.0, text_height: float = 24.0,
+                 threads: int = 2) -> None:
         for name, value, lo, hi in (("thresh", thresh, 0.0, 1.0), ("box_thresh", box_thresh, 0.0, 1.0),
-                                    ("unclip_ratio", unclip_ratio, 0.0, 10.0), ("min_size", min_size, 0.0, 1000.0),
-                                    ("text_height", text_height, 0.0, 1000.0)):
+                                    ("unclip_ratio", unclip_ratio, 0.0, 10.0),
+                                    ("unclip_ratio_short", unclip_ratio_short, 0.0, 10.0),
+                                    ("min_size", min_size, 0.0, 1000.0), ("text_height", text_height, 0.0, 1000.0)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
                 raise ValueError(f"{name}: {value!r} is out of range; allowed [{lo}, {hi}]")
         for name, value in (("max_side", max_side), ("min_side", min_side)):
@@ -684,6 +694,7 @@ class DBDetector:
         path = resolve_path(weights, "detect.weights")
         self.max_side, self.min_side = max_side, min_side
         self.thresh, self.box_thresh, self.unclip_ratio, self.min_size = thresh, box_thresh, unclip_ratio, min_size
+        self.unclip_ratio_short = unclip_ratio_short
         self.text_height = float(text_height)
         self.session = onnx_session(path, threads)
         self.input = self.session.get_inputs()[0].name
@@ -707,7 +718,8 @@ class DBDetector:
         x = cv2.resize(bgr, (w, h), interpolation=cv2.INTER_AREA if h < H else cv2.INTER_LINEAR)
         x = np.ascontiguousarray(x.transpose(2, 0, 1)[None], dtype=np.float32) / 255.0
         prob = self.session.run(None, {self.input: x})[0][0, 0]
-        return db_boxes(prob, self.thresh, self.box_thresh, self.unclip_ratio, self.min_size), h, w
+        return db_boxes(prob, self.thresh, self.box_thresh, self.unclip_ratio, self.min_size,
+                        unclip_ratio_short=self.unclip_ratio_short), h, w
 
     def __call__(self, image: np.ndarray) -> list[Polygon]:
         gray = _check_image(image)  # validates the input; colour is kept when there is some

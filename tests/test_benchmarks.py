@@ -158,3 +158,12 @@ def test_tesseract_tsv_becomes_lines_without_spaces_between_hanzi():
     assert (page.width, page.height, len(page.lines)) == (200, 40, 1)
     assert page.lines[0].text == "电话号 No. 123" and page.lines[0].points[0] == [5, 5]
     assert math.isclose(page.lines[0].confidence, 0.75)
+
+
+def test_a_report_written_elsewhere_leaves_the_committed_one_alone(tmp_path):
+    committed = report.REPORT.read_bytes()
+    results = json.loads((report.ROOT / "benchmarks" / "results" / "latest.json").read_text(encoding="utf-8"))
+    report.write(results, folder=tmp_path)
+    assert (tmp_path / "report.md").read_text(encoding="utf-8").startswith("# lineocr benchmarks")
+    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["accuracy_vs_speed.png", "cer_per_scenario.png"]
+    assert report.REPORT.read_bytes() == committed

@@ -66,6 +66,20 @@ def test_unclip_grows_the_kernel_by_the_db_offset():
     assert np.ptp(grown[:, 0]) == pytest.approx(np.ptp(kernel[:, 0]) + 2 * d, abs=1.5)
 
 
+def test_a_short_box_grows_by_its_own_ratio_and_a_line_does_not():
+    """One character's kernel is grown by `unclip_ratio_short`; a line's by `unclip_ratio` whatever the other."""
+    square, line = bars((100, 400), [(50, 40, 70, 60)]), bars((100, 400), [(50, 45, 350, 55)])
+    (kernel, _), = db_boxes(square, unclip_ratio=0.0, min_size=1)
+    (short, _), = db_boxes(square, unclip_ratio=1.5, unclip_ratio_short=1.0)
+    (wide, _), = db_boxes(square, unclip_ratio=1.5)
+    side = np.ptp(kernel[:, 0])  # D = area x ratio / perimeter = side x ratio / 4
+    assert np.ptp(short[:, 0]) == pytest.approx(side + 2 * side * 1.0 / 4, abs=0.5)
+    assert np.ptp(wide[:, 0]) == pytest.approx(side + 2 * side * 1.5 / 4, abs=0.5)
+    (a, _), = db_boxes(line, unclip_ratio=1.5, unclip_ratio_short=1.0)
+    (b, _), = db_boxes(line, unclip_ratio=1.5)
+    assert np.allclose(a, b)
+
+
 def test_weak_and_tiny_regions_are_dropped():
     prob = bars((100, 300), [(10, 10, 200, 20)], value=0.4) + bars((100, 300), [(10, 60, 12, 62)], value=0.9)
     assert db_boxes(prob, thresh=0.3, box_thresh=0.6) == []
@@ -95,7 +109,7 @@ def test_quads_ordered_like_order_quad():
 
 
 @pytest.mark.parametrize("key,value", [("thresh", 1.5), ("box_thresh", -0.1), ("unclip_ratio", "big"),
-                                       ("max_side", 16), ("min_side", 2.5), ("min_size", True)])
+                                       ("unclip_ratio_short", -1.0), ("max_side", 16), ("min_side", 2.5), ("min_size", True)])
 def test_bad_parameters_are_config_errors(key, value):
     with pytest.raises(ConfigError, match=rf"{key}"):
         registry.build("detect", {"type": "db", key: value})

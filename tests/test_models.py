@@ -105,8 +105,8 @@ def test_averaged_runs_have_the_mean_weights_and_their_summed_training(tmp_path)
 
     def run(name, seed, step, samples, seconds, init=None):
         torch.manual_seed(seed)
-        m = CRNN(6, hidden=8, channels=(4, 4, 4, 4, 8, 8))
-        recipe = {"run_dir": str(tmp_path / name), "hidden": 8, "channels": [4, 4, 4, 4, 8, 8]}
+        m = CRNN(6, hidden=8, channels=(4, 4, 4, 4, 8, 8), head_rank=3)
+        recipe = {"run_dir": str(tmp_path / name), "hidden": 8, "channels": [4, 4, 4, 4, 8, 8], "head_rank": 3}
         if init:
             recipe["init"] = str(init)
         path = tmp_path / f"{name}.pt"
@@ -123,6 +123,7 @@ def test_averaged_runs_have_the_mean_weights_and_their_summed_training(tmp_path)
             torch.testing.assert_close(tensor, (ma.state_dict()[name] + mb.state_dict()[name]) / 2)
     assert averaged["state"] == {"phase": "lines", "step": 50, "samples": 1000 + 960 + 640, "seconds": 50.0 + 30 + 20}
     assert averaged["recipe"]["init"] == str(start) and len(averaged["recipe"]["average"]) == 2
+    CRNN.from_recipe(averaged["recipe"], 6).load_state_dict(averaged["model"])  # the network it describes
     other, _ = run("other", 3, 10, 1100, 60.0)  # not started from the same weights
     with pytest.raises(ValueError, match="init"):
         average([a, other])

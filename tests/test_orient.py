@@ -8,11 +8,12 @@ import pytest
 
 from pipeline import Pipeline, metrics
 from pipeline.geometry import relay_column, turn, unturn_points
-from tests.fixtures.make_orient_fixtures import CHAR_TEXT, COLUMN_TEXT, LETTER_TEXT
+from tests.fixtures.make_orient_fixtures import CHAR_TEXT, COLUMN_TEXT, LETTER_TEXT, STROKES_TEXT
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 LINE = cv2.imread(str(FIXTURES / "orient_line.png"))
 COLUMN = cv2.imread(str(FIXTURES / "orient_column.png"))
+STROKES = cv2.imread(str(FIXTURES / "orient_strokes.png"))
 CHAR = cv2.imread(str(FIXTURES / "orient_char.png"))
 LETTER = cv2.imread(str(FIXTURES / "orient_letter.png"))
 PAGE = cv2.imread(str(FIXTURES / "page_zh_en.png"))
@@ -73,6 +74,19 @@ def test_two_characters_stacked_in_a_loose_box_are_read_as_a_column(reader):
     assert two.shape[1] < two.shape[0] < 1.5 * two.shape[1]
     text, _, angle, vertical = reader.read_crops([two])[0]
     assert (text, angle, vertical) == (COLUMN_TEXT[:2], 0, True)
+
+
+def test_a_column_of_characters_in_separate_strokes_is_read_whole(reader):
+    """一 clear of the crop's edges is a character, not a neighbour's sliver, and 三 after 一 stays one character."""
+    text, _, angle, vertical = reader.read_crops([STROKES])[0]
+    assert ("".join(text.split()), angle, vertical) == (STROKES_TEXT, 0, True)  # a space after 一 is no matter
+
+
+def test_a_neighbours_ink_cut_by_the_columns_box_is_left_out(reader):
+    ink_rows = np.flatnonzero((CHAR < 128).any(axis=(1, 2)))
+    cut = np.vstack([CHAR[ink_rows[-1] - 4 : ink_rows[-1] + 1], COLUMN])  # the foot of 请 on the top edge
+    text, _, angle, vertical = reader.read_crops([cut])[0]
+    assert (text, angle, vertical) == (COLUMN_TEXT, 0, True)
 
 
 def test_relay_puts_each_character_of_a_column_in_a_row():

@@ -19,7 +19,8 @@ from pipeline.registry import ConfigError, build, registered
 from pipeline.service.errors import ApiError
 
 SAFE_KEYS = (
-    "detect.type", "detect.thresh", "detect.box_thresh", "detect.unclip_ratio", "detect.text_height",  # db
+    "detect.type", "detect.thresh", "detect.box_thresh", "detect.unclip_ratio", "detect.unclip_ratio_short",
+    "detect.text_height",  # db
     "detect.min_height", "detect.max_height_ratio", "detect.gap_ratio", "detect.pad_ratio", "detect.deskew",
     "detect.binarize",  # contour
     "decode.type", "decode.allowed_chars",
