@@ -4,6 +4,8 @@
 
 lines     0/180 accuracy on held-out synthetic crops (held-out fonts and text), 4-way accuracy per kind
 real      the shared real crops as they are (expected 0) and turned 180 degrees
+          (both also as read: `read` is the turns Pipeline.read_crops keeps once the recognizer has checked the
+          stage's upside-down turns; greedy decoding, as everywhere here)
 pages     page rotation accuracy on ../shared/data/sroie_dev pages turned 0/90/180/270
 vertical  CER of held-out synthetic vertical columns (orient + re-lay + CRNN, greedy) vs the same texts set
           horizontally
@@ -69,6 +71,14 @@ def reference_scores(classify: Classify, up: list[np.ndarray], down: list[np.nda
             "turned_found": round(sum(t == 180 for _, t in got_down) / n_down, 4)}
 
 
+def read_turns(ocr: Pipeline, up: list[np.ndarray], down: list[np.ndarray]) -> dict:
+    """The turns the Pipeline reads crops with (orient stage, then the recognizer's check of an upside-down turn):
+    of crops upright (`up`), kept; of the same turned 180 (`down`), found."""
+    kept = sum(angle == 0 for _, _, angle, _ in ocr.read_crops(up))
+    found = sum(angle == 180 for _, _, angle, _ in ocr.read_crops(down))
+    return {"upright_kept": round(kept / len(up), 4), "turned_found": round(found / len(down), 4)}
+
+
 def held_out(seed: int = 5) -> tuple[TextSampler, LineRenderer, random.Random]:
     return TextSampler(build_charset(), held_out=True), LineRenderer(discover_fonts(held_out=True)), random.Random(seed)
 
@@ -84,7 +94,8 @@ def part_lines(ocr: Pipeline, n: int, reference: Classify | None = None) -> dict
                 crops.append(img)
         up = ocr.orient(crops)
         down = ocr.orient([turn(c, 180) for c in crops])
-        out[kind] = {"n": 2 * n, "acc_0_180": round((sum(a == 0 for a in up) + sum(a == 180 for a in down)) / (2 * n), 4)}
+        out[kind] = {"n": 2 * n, "acc_0_180": round((sum(a == 0 for a in up) + sum(a == 180 for a in down)) / (2 * n), 4),
+                     "read": read_turns(ocr, crops, [turn(c, 180) for c in crops])}
         if reference:
             out[kind]["ppocr_cls"] = reference_scores(reference, crops, [turn(c, 180) for c in crops])
     mixed = []
@@ -111,7 +122,8 @@ def part_real(ocr: Pipeline, reference: Classify | None = None) -> dict:
         out[rel] = {"n": len(crops), "acc_as_is": round(sum(a == 0 for a in up) / len(crops), 4),
                     "acc_turned_180": round(sum(a == 180 for a in down) / len(crops), 4),
                     "wrong_as_is": [r["image"] for r, a in zip(rows, up) if a != 0],
-                    "wrong_turned_180": [r["image"] for r, a in zip(rows, down) if a != 180]}
+                    "wrong_turned_180": [r["image"] for r, a in zip(rows, down) if a != 180],
+                    "read": read_turns(ocr, crops, [turn(c, 180) for c in crops])}
         if reference:
             out[rel]["ppocr_cls"] = reference_scores(reference, crops, [turn(c, 180) for c in crops])
     return out

@@ -164,11 +164,12 @@ class Pipeline:
     def read_crops(self, crops: list[np.ndarray], clock: Callable[[str, float], None] | None = None
                    ) -> list[tuple[str, float, int, bool]]:
         """Line crops -> (text, confidence, angle, vertical) for each: turned the way the orient stage says, read
-        as a column (re-laid into a row) when tall, recognized and decoded together. Three kinds of crop are read a
+        as a column (re-laid into a row) when tall, recognized and decoded together. Four kinds of crop are read a
         second way and the more confident reading kept: a tall crop whose ink may be a single character, also as it
         is; a tall crop the orient stage turned on its side (a line lying on its side, or a column it mistook for
         one), also as an upright column; a crop taller than wide but short of a column (two stacked characters in a
-        loose box, or one letter), also re-laid as a column. `clock(stage, ms)` is told the time each stage took."""
+        loose box, or one letter), also re-laid as a column; a crop the orient stage turned upside down, also as it
+        lies (the recognizer confirms the classifier's turn). `clock(stage, ms)` is told the time each stage took."""
         def timed(stage: str, fn, *args):
             t0 = time.perf_counter()
             out = fn(*args)
@@ -186,6 +187,8 @@ class Pipeline:
                    if self.vertical and a in (90, 270) and is_column(c)]
         second += [(i, relay_column(c), True, angles[i]) for i, (c, v) in enumerate(zip(turned, vertical))
                    if self.vertical and not v and c.shape[0] > c.shape[1]]
+        second += [(i, relay_column(crops[i]) if vertical[i] else crops[i], vertical[i], 0)
+                   for i, a in enumerate(angles) if a == 180]
         reads = [relay_column(c) if v else c for c, v in zip(turned, vertical)] + [image for _, image, _, _ in second]
         log_probs = timed("recognize", self.recognize, reads)
         results = list(timed("decode", self.decode, log_probs))

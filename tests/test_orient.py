@@ -68,6 +68,18 @@ def test_a_column_taken_for_a_line_on_its_side_is_still_read_as_a_column(reader,
     assert (line_angle, line_as_column) == (270, False) and "20260217" in line
 
 
+def test_an_upright_line_taken_for_upside_down_is_read_as_it_lies(reader, monkeypatch):
+    """When the orient stage turns a crop 180 degrees, the crop is also read as it lies and the more confident
+    reading wins: an upright line (or column) the classifier got wrong is read upright, and one that is really
+    upside down is still turned."""
+    monkeypatch.setattr(reader, "orient", lambda crops: [180] * len(crops))
+    read = reader.read_crops([LINE, turn(LINE, 180), COLUMN])
+    (line, _, line_angle, _), (flipped, _, flipped_angle, _), (column, _, column_angle, as_column) = read
+    assert line_angle == 0 and "20260217" in line
+    assert (flipped, flipped_angle) == (line, 180)
+    assert (column, column_angle, as_column) == (COLUMN_TEXT, 0, True)
+
+
 def test_two_characters_stacked_in_a_loose_box_are_read_as_a_column(reader):
     """A crop taller than wide but short of a column's ratio is also read re-laid; the column reading wins here."""
     two = cv2.copyMakeBorder(COLUMN[:104], 0, 0, 14, 14, cv2.BORDER_CONSTANT, value=(255, 255, 255))  # 欢迎, loose
