@@ -70,7 +70,8 @@ def export(checkpoint: Path, out: Path, metrics: dict | None = None) -> None:
     save_charset(charset, out.with_suffix(".charset.json"))
     state = ckpt["state"]
     runs = training_runs(checkpoint)
-    recipes = runs[0][1].get("earlier", []) + [r for _, r in runs]  # earlier: those of a rebuilt shipped model
+    # earlier: the recipes of the runs before a rebuilt shipped model, listed once ahead of the runs since
+    recipes = runs[0][1].get("earlier", []) + [{k: v for k, v in r.items() if k != "earlier"} for _, r in runs]
     card = {
         "name": out.stem,
         "architecture": f"CRNN: 6 conv blocks of {recipe['channels']} channels (width masked, width pooling "

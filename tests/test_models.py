@@ -182,6 +182,7 @@ def test_the_shipped_graph_rebuilds_into_a_checkpoint_that_trains_on(tmp_path):
     export(tmp_path / "again" / "last.pt", tmp_path / "again.onnx")
     card = __import__("json").loads((tmp_path / "again.card.json").read_text())
     assert [r["run_dir"] for r in card["recipes"]] == [str(run), str(tmp_path / "again")]
+    assert not any("earlier" in r for r in card["recipes"])  # each recipe listed once, not again inside the next
     assert card["learning_curve"] == [{"step": 10, "cer_synth_zh": 0.5}]
 
 
