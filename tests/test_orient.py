@@ -101,6 +101,15 @@ def test_a_neighbours_ink_cut_by_the_columns_box_is_left_out(reader):
     assert (text, angle, vertical) == (COLUMN_TEXT, 0, True)
 
 
+def test_a_column_on_a_speckled_background_is_still_cut_into_its_characters(reader):
+    """Stray specks across a loose box do not count as the characters' width (which would join them in pairs)."""
+    pad = COLUMN.shape[1] // 5
+    specked = cv2.copyMakeBorder(COLUMN, 0, 0, pad, pad, cv2.BORDER_CONSTANT, value=(255, 255, 255))
+    specked[np.random.default_rng(0).random(specked.shape[:2]) < 0.003] = 60
+    text, _, angle, vertical = reader.read_crops([specked])[0]
+    assert (text, angle, vertical) == (COLUMN_TEXT, 0, True)
+
+
 def test_relay_puts_each_character_of_a_column_in_a_row():
     row, side = relay_column(COLUMN), COLUMN.shape[1]
     assert row.shape[0] == side and 0.8 * len(COLUMN_TEXT) * side <= row.shape[1] <= len(COLUMN_TEXT) * side
