@@ -161,10 +161,10 @@ def _ink(crop: np.ndarray) -> np.ndarray:
 
 def _character_size(ink: np.ndarray) -> float:
     """A column's character size: its ink's width, within 0.6 to 1 times the crop's; the ink's width spans the pixel
-    columns holding at least 5% of the inkiest one's ink (stray specks of a noisy background do not widen it)."""
+    columns holding at least 2% of the inkiest one's ink (stray specks of a noisy background do not widen it)."""
     w = ink.shape[1]
     per_column = ink.sum(0)
-    cols = np.flatnonzero(per_column > 0.05 * per_column.max())
+    cols = np.flatnonzero(per_column > 0.02 * per_column.max())
     return float(np.clip(cols[-1] + 1 - cols[0] if len(cols) else w, 0.6 * w, w))
 
 
