@@ -24,12 +24,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-import yaml
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from models.charset import build_charset
 from models.crnn import CRNN, GlyphClassifier
 from models.orient_synth import render_column
+from models.recipe import load_recipe
 from models.synth import LineRenderer, TextSampler, discover_fonts
 from pipeline.geometry import relay_column
 from pipeline.metrics import edit_distance, normalize_text
@@ -191,7 +191,7 @@ def main() -> None:
     args = ap.parse_args()
     device = torch.device(args.device)
     cv2.setNumThreads(1)  # before any OpenCV call: each rendering worker uses one core (a forked pool can hang)
-    cfg = yaml.safe_load(Path(args.recipe).read_text())
+    cfg = load_recipe(args.recipe)
     torch.set_num_threads(args.threads)
     torch.manual_seed(cfg.get("seed", 0))
     run_dir = Path(cfg["run_dir"])

@@ -20,12 +20,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
 from shapely.geometry import Polygon
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from models.charset import load_charset
 from models.dbnet import DBLoss, DBNet, db_targets
+from models.recipe import load_recipe
 from models.synth import TextSampler, discover_fonts
 from models.synth_page import PageRenderer
 from pipeline import metrics
@@ -87,7 +87,7 @@ def main() -> None:
     ap.add_argument("recipe", type=Path)
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
-    recipe = yaml.safe_load(args.recipe.read_text())
+    recipe = load_recipe(args.recipe)
     torch.set_num_threads(args.threads)
     run = Path(recipe["run_dir"])
     run.mkdir(parents=True, exist_ok=True)

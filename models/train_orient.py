@@ -20,12 +20,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from models.charset import build_charset
 from models.orient_net import OrientNet
 from models.orient_synth import KINDS, TURNS, turn_crop, turned_sample, upright_crop
+from models.recipe import load_recipe
 from models.synth import LineRenderer, TextSampler, discover_fonts
 from stages.orient import ANGLES, HEIGHT, WIDTH, to_windows
 
@@ -215,7 +215,7 @@ def main() -> None:
     ap.add_argument("--metrics", type=Path, help="with --export: JSON of measured metrics for the model card")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    cfg = yaml.safe_load(Path(args.recipe).read_text())
+    cfg = load_recipe(args.recipe)
     if args.export:
         export(Path(cfg["run_dir"]) / "last.pt", args.export, json.loads(args.metrics.read_text()) if args.metrics else None)
     else:
