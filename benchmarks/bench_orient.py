@@ -1,6 +1,6 @@
 """Orientation: accuracy and speed of the `cnn` orient stage, page orientation and vertical columns.
 
-    python benchmarks/bench_orient.py [--parts lines real pages vertical speed] [--set orient.margin=0] [--threads 1]
+    python benchmarks/bench_orient.py [--parts lines real pages vertical speed] [--set KEY=VALUE] [--threads 1]
 
 lines     0/180 accuracy on held-out synthetic crops (held-out fonts and text), 4-way accuracy per kind
 real      the shared real crops as they are (expected 0) and turned 180 degrees
@@ -13,7 +13,7 @@ speed     ms per line (orient stage); ms per page are in `pages` (orientation; d
           of turned pages apart)
 --reference adds PP-OCR's angle classifier (0/180, shipped in the rapidocr wheel: benchmarks/install_references.sh)
 to `lines` and `real`, read on the same crops: by its label alone, and as rapidocr applies it (180 only above its
-`cls_thresh`, 0.9), the counterparts of `--set orient.margin=0` and the default margin.
+`cls_thresh`, 0.9), the counterparts of `--set orient.margin=0 --set orient.line_margin=0` and the default margins.
 Prints one JSON object.
 """
 from __future__ import annotations
@@ -216,7 +216,7 @@ def main() -> None:
     ap.add_argument("--parts", nargs="+", default=PARTS, choices=PARTS)
     ap.add_argument("--config", default="configs/default.yaml")
     ap.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
-                    help="config override, e.g. orient.margin=0")
+                    help="config override, e.g. orient.line_margin=0")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("-n", type=int, default=500, help="synthetic crops per kind")
     ap.add_argument("--reference", action="store_true", help="also PP-OCR's angle classifier in `lines` and `real`")

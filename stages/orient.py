@@ -62,21 +62,24 @@ class CNNOrientation:
     """A tiny CNN (ONNX) that tells which way a crop's characters are up: 0/90/180/270 degrees. A wide crop is a
     line, upright or upside down; a tall crop whose characters are upright is a vertical column (angle 0 or 180),
     one whose characters lie on their side is a turned line (90 or 270). A square crop (one character) is never a
-    column, and a wide one is never a column lying on its side (only 0 or 180). `margin` (log-probability) is what
-    a turn must win by: 180 over the other readings; 90 or 270 over 0 for a squarish crop (a tall one is as likely a
-    column as a line on its side). `page`: the Pipeline also turns each page upright before reading it (see
-    Pipeline._turn_page); `vertical`: tall upright crops are read as columns."""
+    column, and a wide one is never a column lying on its side (only 0 or 180). `line_margin` (log-probability) is
+    what a wide crop's half turn must win by over reading it as it lies (the Pipeline has the recognizer check it
+    too); `margin`, what any other crop's turn must win by: 180 over the other readings; 90 or 270 over 0 for a
+    squarish crop (a tall one is as likely a column as a line on its side). `page`: the Pipeline also turns each
+    page upright before reading it (see Pipeline._turn_page); `vertical`: tall upright crops are read as columns."""
 
     def __init__(self, weights: str = "models/weights/orient.onnx", page: bool = True, vertical: bool = True,
-                 margin: float = 6.0, batch_size: int = 64, threads: int = 2) -> None:
+                 margin: float = 6.0, line_margin: float = 3.0, batch_size: int = 64, threads: int = 2) -> None:
         for key, value in (("page", page), ("vertical", vertical)):
             if not isinstance(value, bool):
                 raise ValueError(f"orient.{key}: expected true or false, got {value!r}")
-        if isinstance(margin, bool) or not isinstance(margin, (int, float)) or margin < 0:
-            raise ValueError(f"orient.margin: {margin!r} must be a number >= 0")
+        for key, value in (("margin", margin), ("line_margin", line_margin)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise ValueError(f"orient.{key}: {value!r} must be a number >= 0")
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"orient.batch_size: {batch_size!r} must be an integer >= 1")
-        self.page, self.vertical, self.margin, self.batch_size = page, vertical, float(margin), batch_size
+        self.page, self.vertical, self.batch_size = page, vertical, batch_size
+        self.margin, self.line_margin = float(margin), float(line_margin)
         path = resolve_path(weights, "orient.weights")
         self.session = onnx_session(path, threads)
 
@@ -94,9 +97,10 @@ class CNNOrientation:
             strip = log_probs[start : start + len(win)].sum(axis=0)
             start += len(win)
             score = {crop_angle(turned, i): float(v) for i, v in enumerate(strip)}
-            score[180] -= self.margin  # upside down only when the classifier is sure
             h, w = crop.shape[:2]
-            if w >= COLUMN_RATIO * h:  # a wide crop is a line, never a column on its side
+            line = w >= COLUMN_RATIO * h
+            score[180] -= self.line_margin if line else self.margin  # upside down only when the classifier is sure
+            if line:  # a wide crop is a line, never a column on its side
                 score[90] = score[270] = -math.inf
             elif h < COLUMN_RATIO * w:  # squarish: turned only when the classifier is sure
                 score[90] -= self.margin

@@ -39,6 +39,19 @@ def test_upside_down_and_sideways_lines_are_turned_back(reader):
     assert flipped.text == upright.text and "20260217" in upright.text
 
 
+def test_line_margin_decides_a_lines_half_turn_and_margin_every_other_crops():
+    crops = [turn(LINE, 180), turn(COLUMN, 180)]
+
+    def angles(margin: float, line_margin: float) -> list[int]:
+        return Pipeline.from_config("configs/line.yaml", runtime={"threads": 1},
+                                    orient={"type": "cnn", "margin": margin, "line_margin": line_margin}).orient(crops)
+
+    assert angles(6.0, 6.0) == [180, 180]
+    line, column = angles(1e9, 0.0)
+    assert line == 180 and column != 180
+    assert angles(0.0, 1e9) == [0, 180]
+
+
 def test_a_square_character_is_not_a_column(reader):
     line = reader(CHAR).pages[0].lines[0]
     assert (line.text, line.angle, line.vertical) == (CHAR_TEXT, 0, False)
