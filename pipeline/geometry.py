@@ -1,5 +1,5 @@
-"""Polygon helpers: ordering quadrilaterals and warping a text-line polygon to an upright strip; turning pages by
-quarter turns (and their points back) and re-laying a vertical column as a row."""
+"""Polygon helpers: ordering quadrilaterals, warping a text-line polygon to an upright strip and trimming its ends to
+its ink; turning pages by quarter turns (and their points back) and re-laying a vertical column as a row."""
 from __future__ import annotations
 
 import math
@@ -88,6 +88,33 @@ def rectify(image: np.ndarray, polygon: Polygon | np.ndarray, height: int | None
     dst = np.array([[0, 0], [out_w, 0], [out_w, out_h], [0, out_h]], dtype=np.float32)
     matrix = cv2.getPerspectiveTransform(quad.astype(np.float32), dst)
     return cv2.warpPerspective(image, matrix, (out_w, out_h), flags=interpolation, borderMode=cv2.BORDER_REPLICATE)
+
+
+TRIM_PAD = 0.2  # trim_to_ink: line heights of background kept beyond the ink at each end
+TRIM_INK = 0.02  # trim_to_ink: a pixel column is ink when at least this share of its pixels is (and one pixel)
+TRIM_MAX_INK = 0.4  # trim_to_ink: a strip with more ink than this is not split into text and background cleanly
+
+
+def trim_to_ink(image: np.ndarray, quad: np.ndarray) -> np.ndarray:
+    """A wide line quad (ordered) with its two ends moved in to the ink it holds, TRIM_PAD line heights beyond it
+    (a learned detector's box reaches about a line height past the first and last characters). A quad taller than
+    wide, one without ink, one whose ink is not clearly a minority of its pixels (text over a background of two tones, which
+    Otsu's threshold splits between them) or one the trim would not shorten is returned as it is."""
+    quad = order_quad(quad)
+    width, height = quad_size(quad)
+    if width < height or height < 4:
+        return quad
+    ink = _ink(rectify(image, quad))
+    columns = np.flatnonzero(ink.sum(axis=0) >= max(1.0, TRIM_INK * ink.shape[0]))
+    if not len(columns) or ink.mean() > TRIM_MAX_INK:
+        return quad
+    strip_w = ink.shape[1]
+    start = max(0.0, columns[0] - TRIM_PAD * height) / strip_w
+    end = min(float(strip_w), columns[-1] + 1 + TRIM_PAD * height) / strip_w
+    if end - start >= 1.0 - 1.0 / strip_w:
+        return quad
+    tl, tr, br, bl = quad
+    return np.array([tl + (tr - tl) * start, tl + (tr - tl) * end, bl + (br - bl) * end, bl + (br - bl) * start])
 
 
 def quad_to_polygon(quad) -> Polygon:

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 from shapely.geometry import Polygon
 
-from pipeline.geometry import rotation_matrix
+from pipeline.geometry import rotation_matrix, trim_to_ink
 from pipeline.registry import register
 from pipeline.resources import onnx_session, resolve_path
 
@@ -673,13 +673,14 @@ class DBDetector:
     back to the original image and put in reading order (columns left to right, rows top to bottom). Small text (screenshots): when the
     median box found is under `text_height` pixels high in the network's input, the page is detected again enlarged
     so that it reaches `text_height` (never past `max_side`; only when that enlarges it 1.2 times or more); 0 turns
-    this off.
+    this off. `trim`: each line's two ends are moved in to the ink it holds (`pipeline.geometry.trim_to_ink`), where
+    the grown kernel reaches past the first and last characters.
     """
 
     def __init__(self, weights: str = "models/weights/db_lite.onnx", max_side: int = 1280, min_side: int = 256,
                  thresh: float = 0.3, box_thresh: float = 0.6, unclip_ratio: float = 1.5,
                  unclip_ratio_short: float = 1.0, min_size: float = 3.0, text_height: float = 24.0,
-                 threads: int = 2) -> None:
+                 trim: bool = True, threads: int = 2) -> None:
         for name, value, lo, hi in (("thresh", thresh, 0.0, 1.0), ("box_thresh", box_thresh, 0.0, 1.0),
                                     ("unclip_ratio", unclip_ratio, 0.0, 10.0),
                                     ("unclip_ratio_short", unclip_ratio_short, 0.0, 10.0),
@@ -691,11 +692,13 @@ class DBDetector:
                 raise ValueError(f"{name}: {value!r} is out of range; allowed an integer in [32, 10000]")
         if min_side > max_side:
             raise ValueError(f"min_side: {min_side} is larger than max_side ({max_side})")
+        if not isinstance(trim, bool):
+            raise ValueError(f"trim: expected true or false, got {trim!r}")
         path = resolve_path(weights, "detect.weights")
         self.max_side, self.min_side = max_side, min_side
         self.thresh, self.box_thresh, self.unclip_ratio, self.min_size = thresh, box_thresh, unclip_ratio, min_size
         self.unclip_ratio_short = unclip_ratio_short
-        self.text_height = float(text_height)
+        self.text_height, self.trim = float(text_height), trim
         self.session = onnx_session(path, threads)
         self.input = self.session.get_inputs()[0].name
 
@@ -742,6 +745,8 @@ class DBDetector:
         quads = np.stack([q for q, _ in found]).astype(np.float64)
         quads[..., 0] = np.clip(quads[..., 0] * W / w, 0, W)
         quads[..., 1] = np.clip(quads[..., 1] * H / h, 0, H)
+        if self.trim:
+            quads = np.stack([trim_to_ink(gray, q) for q in quads])
         bounds = np.concatenate([quads.min(axis=1), quads.max(axis=1)], axis=1)
         line_h = float(np.median(np.minimum(bounds[:, 3] - bounds[:, 1], bounds[:, 2] - bounds[:, 0])))
         order = _xy_cut_order(bounds, max(1.0, 0.5 * line_h), 5.0 * line_h)

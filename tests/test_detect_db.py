@@ -11,7 +11,7 @@ import pytest
 from shapely.geometry import Polygon
 
 from pipeline import registry
-from pipeline.geometry import order_quad
+from pipeline.geometry import order_quad, quad_size, trim_to_ink
 from pipeline.imageio import load_pages
 from pipeline.registry import ConfigError
 from stages.detect import DBDetector, _order_quads, db_boxes
@@ -109,7 +109,8 @@ def test_quads_ordered_like_order_quad():
 
 
 @pytest.mark.parametrize("key,value", [("thresh", 1.5), ("box_thresh", -0.1), ("unclip_ratio", "big"),
-                                       ("unclip_ratio_short", -1.0), ("max_side", 16), ("min_side", 2.5), ("min_size", True)])
+                                       ("unclip_ratio_short", -1.0), ("max_side", 16), ("min_side", 2.5), ("min_size", True),
+                                       ("trim", "yes")])
 def test_bad_parameters_are_config_errors(key, value):
     with pytest.raises(ConfigError, match=rf"{key}"):
         registry.build("detect", {"type": "db", key: value})
@@ -151,6 +152,38 @@ def test_fixture_page_lines_found(detector):
         assert pts[:, 0].min() >= 0 and pts[:, 0].max() <= page.shape[1] and pts[:, 1].max() <= page.shape[0]
     tops = [min(y for _, y in p.exterior.coords) for p in polys]
     assert tops == sorted(tops), "one column: reading order is top to bottom"
+
+
+def test_a_line_box_is_trimmed_to_its_ink():
+    """A labelled line's box stretched two line heights past both ends comes back to within a third of a line height
+    of the label (which hugs the ink); a tall box and a box over blank paper are left alone."""
+    page = load_pages(FIXTURES / "page_zh_en.png")[0]
+    for line in json.loads((FIXTURES / "page_zh_en.json").read_text())["lines"]:
+        label = order_quad(np.asarray(line["points"], np.float64))
+        width, height = quad_size(label)
+        along = (label[1] - label[0]) / width
+        stretched = label + np.array([-along, along, along, -along]) * 2 * height
+        trimmed = trim_to_ink(page, stretched)
+        assert np.abs(trimmed - label).max() < height / 3, line["text"]
+    column = np.array([[10, 10], [40, 10], [40, 200], [10, 200]], np.float64)
+    blank = np.array([[0, 0], [200, 0], [200, 20], [0, 20]], np.float64)
+    assert np.array_equal(trim_to_ink(page, column), column)
+    assert np.array_equal(trim_to_ink(np.full_like(page, 255), blank), blank)
+
+
+def test_trimmed_boxes_lie_inside_untrimmed_ones_and_fit_the_lines_better(detector):
+    """Most boxes of the fixture page get shorter, none grows, and they match the labelled lines better."""
+    page = load_pages(FIXTURES / "page_zh_en.png")[0]
+    truth = [Polygon(t["points"]) for t in json.loads((FIXTURES / "page_zh_en.json").read_text())["lines"]]
+    trimmed, untrimmed = detector(page), DBDetector(trim=False, threads=1)(page)
+    assert len(trimmed) == len(untrimmed)
+    assert all(untrimmed_box.buffer(0.5).contains(box) for box, untrimmed_box in zip(trimmed, untrimmed))
+
+    def fit(boxes: list[Polygon]) -> float:
+        return float(np.mean([max(iou(box, t) for box in boxes) for t in truth]))
+
+    assert fit(trimmed) > fit(untrimmed)
+    assert sum(box.area < untrimmed_box.area - 1 for box, untrimmed_box in zip(trimmed, untrimmed)) >= len(trimmed) // 2
 
 
 def test_small_text_page_is_detected_again_enlarged(detector):
