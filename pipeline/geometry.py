@@ -93,16 +93,18 @@ def rectify(image: np.ndarray, polygon: Polygon | np.ndarray, height: int | None
 TRIM_PAD = 0.2  # trim_to_ink: line heights of background kept beyond the ink at each end
 TRIM_INK = 0.02  # trim_to_ink: a pixel column holds ink when this share of its pixels (at least one) is ink
 TRIM_MAX_INK = 0.4  # trim_to_ink: a strip with more ink than this is not split into text and background cleanly
+TRIM_MAX_ASPECT = 4.0  # trim_to_ink: longer boxes (lines of text) keep their ends, which the DB offset fits well
 
 
 def trim_to_ink(image: np.ndarray, quad: np.ndarray) -> np.ndarray:
-    """A wide line quad (ordered) with its two ends moved in to the ink it holds, TRIM_PAD line heights beyond it
-    (a learned detector's box reaches about a line height past the first and last characters). A quad taller than
-    wide, one without ink, one whose ink is not clearly a minority of its pixels (text over a background of two
-    tones, which Otsu's threshold splits between them) or one the trim would not shorten is returned as it is."""
+    """A short line quad (ordered; a field of a few characters) with its two ends moved in to the ink it holds,
+    TRIM_PAD line heights beyond it (a learned detector's box of a short field reaches about a line height past its
+    first and last characters). A quad taller than wide or over TRIM_MAX_ASPECT times as wide, one without ink, one
+    whose ink is not clearly a minority of its pixels (text over a background of two tones, which Otsu's threshold
+    splits between them) or one the trim would not shorten is returned as it is."""
     quad = order_quad(quad)
     width, height = quad_size(quad)
-    if width < height or height < 4:
+    if width < height or height < 4 or width > TRIM_MAX_ASPECT * height:
         return quad
     ink = _ink(rectify(image, quad))
     columns = np.flatnonzero(ink.sum(axis=0) >= max(1.0, TRIM_INK * ink.shape[0]))
