@@ -673,8 +673,8 @@ class DBDetector:
     back to the original image and put in reading order (columns left to right, rows top to bottom). Small text (screenshots): when the
     median box found is under `text_height` pixels high in the network's input, the page is detected again enlarged
     so that it reaches `text_height` (never past `max_side`; only when that enlarges it 1.2 times or more); 0 turns
-    this off. `trim`: each line's two ends are moved in to the ink it holds (`pipeline.geometry.trim_to_ink`), where
-    the grown kernel reaches past the first and last characters.
+    this off. `trim`: the two ends of a short field's box are moved in to the ink it holds, where the grown kernel
+    reaches past its first and last characters (`pipeline.geometry.trim_to_ink`; lines keep their ends).
     """
 
     def __init__(self, weights: str = "models/weights/db_lite.onnx", max_side: int = 1280, min_side: int = 256,

@@ -8,6 +8,7 @@ import pytest
 
 from pipeline import Pipeline, metrics
 from pipeline.geometry import relay_column, turn, unturn_points
+from pipeline.registry import build
 from tests.fixtures.make_orient_fixtures import CHAR_TEXT, COLUMN_TEXT, LETTER_TEXT, STROKES_TEXT
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -43,8 +44,7 @@ def test_line_margin_decides_a_lines_half_turn_and_margin_every_other_crops():
     crops = [turn(LINE, 180), turn(COLUMN, 180)]
 
     def angles(margin: float, line_margin: float) -> list[int]:
-        return Pipeline.from_config("configs/line.yaml", runtime={"threads": 1},
-                                    orient={"type": "cnn", "margin": margin, "line_margin": line_margin}).orient(crops)
+        return build("orient", {"type": "cnn", "margin": margin, "line_margin": line_margin}, threads=1)(crops)
 
     assert angles(6.0, 6.0) == [180, 180]
     line, column = angles(1e9, 0.0)
