@@ -170,6 +170,18 @@ class TextSampler:
     COMPANY = ("SDN BHD", "SDN. BHD.", "(M) SDN BHD", "PTE LTD", "LTD", "INC", "LLC", "CO.", "ENTERPRISE",
                "TRADING", "RESTAURANT", "MART", "STORE", "HARDWARE", "PHARMACY", "CAFE", "BAKERY", "GMBH")
     STREETS = ("ROAD", "STREET", "AVENUE", "JALAN", "LORONG", "BLVD", "DRIVE", "LANE", "ST", "RD", "AVE", "TAMAN")
+    COLUMNS = ("QTY", "Qty", "ITEM", "Item", "DESCRIPTION", "Description", "DESC", "PRICE", "Price", "UNIT PRICE",
+               "U/P", "U.PRICE", "AMOUNT", "Amount", "AMT", "Amt", "TOTAL", "Total", "DISC", "Disc", "TAX", "Tax",
+               "CODE", "UOM", "S/N", "NO.", "PCS", "Amount(RM)", "Price(RM)", "Tax(RM)", "AMT($)", "EXT")
+    TITLES = ("TAX INVOICE", "Tax Invoice", "CASH BILL", "CASH SALES", "OFFICIAL RECEIPT", "SALES RECEIPT",
+              "SIMPLIFIED TAX INVOICE", "INVOICE", "RECEIPT", "GST SUMMARY", "TAX SUMMARY", "CUSTOMER COPY",
+              "MERCHANT COPY", "DUPLICATE", "REPRINT")
+    FOOTERS = ("THANK YOU", "Thank You", "THANK YOU, PLEASE COME AGAIN", "Thank you. Please come again.",
+               "GOODS SOLD ARE NOT RETURNABLE", "NO REFUND", "NO EXCHANGE", "NO REFUND OR EXCHANGE",
+               "PRICES INCLUSIVE OF TAX", "PRICE INCLUSIVE OF GST", "KEEP THIS RECEIPT", "HAVE A NICE DAY",
+               "PLEASE KEEP YOUR RECEIPT", "EXCHANGE WITHIN 7 DAYS", "SERVED BY", "Served by", "CASHIER", "COUNTER")
+    COUNTS = ("ITEM(S)", "Item(s)", "QTY(S)", "Qty(s)", "TOTAL ITEMS", "No. of Items", "Total Qty", "TOTAL QTY",
+              "PAX", "ITEM COUNT")
 
     def __init__(self, charset: list[str], held_out: bool = False, corpora: Path = CORPORA) -> None:
         self.charset = charset
@@ -262,6 +274,16 @@ class TextSampler:
                     + rng.choice(["", f":{r(0, 59):02d}", " AM", " PM"]),
             lambda: f"{words(1, 1)}{rng.choice(['@gmail.com', '@yahoo.com', '.com.my', '.com'])}",
             lambda: words(2, 7),
+            lambda: (" " * r(1, 3)).join(rng.sample(self.COLUMNS, r(2, 5))),  # column headings
+            lambda: rng.choice(self.TITLES + self.FOOTERS),
+            lambda: f"{rng.choice(self.COUNTS)}{rng.choice([': ', ' : ', ' ', ':'])}{r(1, 40)}",
+            lambda: f"{rng.choice(['SR', 'ZR', 'S', 'Z', 'E', 'T'])}{rng.choice([' ', ' = ', ':'])}"
+                    f"{rng.choice(['GST', 'SST', 'VAT', 'TAX'])} @{rng.choice([0, 5, 6, 7, 8, 10, 20])}%"
+                    + rng.choice(["", f" {money()} {money()}"]),  # tax summary rows
+            lambda: f"{r(1, 24)} {rng.choice(['@', 'X', 'x'])} {rng.choice([currency + ' ', ''])}{money()}",
+            lambda: rng.choice("*=-#~.") * r(6, 40),  # a rule of symbols between a receipt's parts
+            lambda: (lambda mark, gap: f"{mark}{gap}{rng.choice(self.TITLES + self.FOOTERS)}{gap}{mark}")(
+                rng.choice("*=-#~") * r(1, 6), rng.choice(["", " "])),  # "*** THANK YOU ***"
         ]
         text = rng.choice(choices)()
         return text.upper() if rng.random() < 0.75 else text

@@ -60,6 +60,9 @@ def test_receipt_lines_read_like_receipts(sampler_renderer):
     letters = [c for line in lines for c in line if c.isalpha()]
     assert sum(c.isupper() for c in letters) > 0.6 * len(letters)  # till printers print capitals
     assert not any(ord(c) > 0x2E80 for line in lines for c in line)  # no Chinese on an English receipt
+    headings = [line for line in lines if re.search(r"\b(QTY|ITEM|PRICE|AMOUNT|AMT|DESC)", line.upper())]
+    assert len(headings) > 0.04 * len(lines)  # column headings and item counts, in capitals and as set
+    assert any(re.search(r"@ ?\d+%", line) for line in lines)  # tax-summary rows
 
 
 
