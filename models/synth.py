@@ -242,7 +242,8 @@ class TextSampler:
 
     def _receipt(self, rng: random.Random) -> str:
         """A line of a receipt or invoice, mostly in capitals as till printers set them: items with quantities and
-        prices, totals, company names, addresses, phone, tax and invoice numbers, dates, e-mail, a closing message."""
+        prices, totals, company names, addresses, phone, tax and invoice numbers, dates, e-mail, column headings,
+        titles and closing messages, item counts, tax-summary rows, rules of symbols."""
         r = rng.randint
 
         def words(lo: int, hi: int) -> str:
@@ -255,6 +256,10 @@ class TextSampler:
 
         def code() -> str:
             return "".join(rng.choice(string.ascii_uppercase + string.digits) for _ in range(r(3, 12)))
+
+        def framed() -> str:  # "*** THANK YOU ***"
+            mark, gap = rng.choice("*=-#~") * r(1, 6), rng.choice(["", " "])
+            return f"{mark}{gap}{rng.choice(self.TITLES + self.FOOTERS)}{gap}{mark}"
 
         currency = rng.choice(["RM", "$", "USD", "SGD", "€", "£", "¥", ""])
         choices = [
@@ -282,8 +287,7 @@ class TextSampler:
                     + rng.choice(["", f" {money()} {money()}"]),  # tax summary rows
             lambda: f"{r(1, 24)} {rng.choice(['@', 'X', 'x'])} {rng.choice([currency + ' ', ''])}{money()}",
             lambda: rng.choice("*=-#~.") * r(6, 40),  # a rule of symbols between a receipt's parts
-            lambda: (lambda mark, gap: f"{mark}{gap}{rng.choice(self.TITLES + self.FOOTERS)}{gap}{mark}")(
-                rng.choice("*=-#~") * r(1, 6), rng.choice(["", " "])),  # "*** THANK YOU ***"
+            framed,
         ]
         text = rng.choice(choices)()
         return text.upper() if rng.random() < 0.75 else text
