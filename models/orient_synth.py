@@ -77,6 +77,8 @@ def upright_crop(kind: str, renderer: LineRenderer, sampler: TextSampler, rng: r
     """One upright crop of the given kind (gray uint8), or None when nothing could be rendered."""
     if kind == "line":
         text = sampler.sample(rng)
+        while not any(c.isalnum() for c in text):  # a rule of symbols ("-----") reads the same both ways up
+            text = sampler.sample(rng)
         return renderer.render(text.upper() if text.isascii() and rng.random() < 0.35 else text, rng)  # receipts
     if kind == "short":
         text = sampler.sample(rng, rng.choice(["zh", "en", "numeric", "random"])).strip()

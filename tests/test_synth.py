@@ -167,3 +167,21 @@ def test_page_boxes_hug_the_ink_with_its_outline_or_shadow(sampler_renderer, eff
     assert x0 <= xs.min() and y0 <= ys.min() and x1 >= xs.max() and y1 >= ys.max()  # all the ink is inside
     slack = 0.2 * 40  # the 8% margin, and the last glyph's side bearing
     assert xs.min() - x0 <= slack and ys.min() - y0 <= slack and x1 - xs.max() <= slack and y1 - ys.max() <= slack
+
+
+def test_orientation_lines_are_never_rules_of_symbols():
+    """A rule of symbols ("-----") reads the same both ways up, so the orientation data draws another line."""
+    from models.orient_synth import upright_crop
+
+    class Texts:
+        def __init__(self):
+            self.texts = iter(["-----", "*=*=*", "TOTAL 5.00"])
+
+        def sample(self, rng, kind=None):
+            return next(self.texts)
+
+    class Renderer:
+        def render(self, text, rng):
+            return text
+
+    assert upright_crop("line", Renderer(), Texts(), random.Random(0)).upper() == "TOTAL 5.00"
