@@ -180,6 +180,7 @@ class TextSampler:
                "GOODS SOLD ARE NOT RETURNABLE", "NO REFUND", "NO EXCHANGE", "NO REFUND OR EXCHANGE",
                "PRICES INCLUSIVE OF TAX", "PRICE INCLUSIVE OF GST", "KEEP THIS RECEIPT", "HAVE A NICE DAY",
                "PLEASE KEEP YOUR RECEIPT", "EXCHANGE WITHIN 7 DAYS", "SERVED BY", "Served by", "CASHIER", "COUNTER")
+    BANNERS = TITLES + FOOTERS  # lines set alone, or framed: "*** THANK YOU ***"
     COUNTS = ("ITEM(S)", "Item(s)", "QTY(S)", "Qty(s)", "TOTAL ITEMS", "No. of Items", "Total Qty", "TOTAL QTY",
               "PAX", "ITEM COUNT")
 
@@ -259,7 +260,7 @@ class TextSampler:
 
         def framed() -> str:  # "*** THANK YOU ***"
             mark, gap = rng.choice("*=-#~") * r(1, 6), rng.choice(["", " "])
-            return f"{mark}{gap}{rng.choice(self.TITLES + self.FOOTERS)}{gap}{mark}"
+            return f"{mark}{gap}{rng.choice(self.BANNERS)}{gap}{mark}"
 
         currency = rng.choice(["RM", "$", "USD", "SGD", "€", "£", "¥", ""])
         choices = [
@@ -280,7 +281,7 @@ class TextSampler:
             lambda: f"{words(1, 1)}{rng.choice(['@gmail.com', '@yahoo.com', '.com.my', '.com'])}",
             lambda: words(2, 7),
             lambda: (" " * r(1, 3)).join(rng.sample(self.COLUMNS, r(2, 5))),  # column headings
-            lambda: rng.choice(self.TITLES + self.FOOTERS),
+            lambda: rng.choice(self.BANNERS),
             lambda: f"{rng.choice(self.COUNTS)}{rng.choice([': ', ' : ', ' ', ':'])}{r(1, 40)}",
             lambda: f"{rng.choice(['SR', 'ZR', 'S', 'Z', 'E', 'T'])}{rng.choice([' ', ' = ', ':'])}"
                     f"{rng.choice(['GST', 'SST', 'VAT', 'TAX'])} @{rng.choice([0, 5, 6, 7, 8, 10, 20])}%"

@@ -8,6 +8,7 @@ import pytest
 
 pytest.importorskip("fontTools")
 from models.charset import build_charset  # noqa: E402
+from models.orient_synth import upright_crop  # noqa: E402
 from models.synth import CORPORA, LineRenderer, TextSampler, discover_fonts  # noqa: E402
 
 
@@ -171,8 +172,6 @@ def test_page_boxes_hug_the_ink_with_its_outline_or_shadow(sampler_renderer, eff
 
 def test_orientation_lines_are_never_rules_of_symbols():
     """A rule of symbols ("-----") reads the same both ways up, so the orientation data draws another line."""
-    from models.orient_synth import upright_crop
-
     class Texts:
         def __init__(self):
             self.texts = iter(["-----", "*=*=*", "TOTAL 5.00"])
