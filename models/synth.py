@@ -180,6 +180,7 @@ class TextSampler:
                "GOODS SOLD ARE NOT RETURNABLE", "NO REFUND", "NO EXCHANGE", "NO REFUND OR EXCHANGE",
                "PRICES INCLUSIVE OF TAX", "PRICE INCLUSIVE OF GST", "KEEP THIS RECEIPT", "HAVE A NICE DAY",
                "PLEASE KEEP YOUR RECEIPT", "EXCHANGE WITHIN 7 DAYS", "SERVED BY", "Served by", "CASHIER", "COUNTER")
+    TAX_MARKS = (" SR", " ZR", " S", " Z", " *S", " *Z", " *", " T", " E", "S", "*", " X")  # after an item's amount
     BANNERS = TITLES + FOOTERS  # lines set alone, or framed: "*** THANK YOU ***"
     COUNTS = ("ITEM(S)", "Item(s)", "QTY(S)", "Qty(s)", "TOTAL ITEMS", "No. of Items", "Total Qty", "TOTAL QTY",
               "PAX", "ITEM COUNT")
@@ -243,8 +244,9 @@ class TextSampler:
 
     def _receipt(self, rng: random.Random) -> str:
         """A line of a receipt or invoice, mostly in capitals as till printers set them: items with quantities and
-        prices, totals, company names, addresses, phone, tax and invoice numbers, dates, e-mail, column headings,
-        titles and closing messages, item counts, tax-summary rows, rules of symbols."""
+        prices (with item codes and tax marks), totals, company names ("CASH & CARRY"), addresses, phone, tax and
+        invoice numbers, dates, e-mail, column headings, titles and closing messages, item counts, tax-summary rows,
+        rules of symbols."""
         r = rng.randint
 
         def words(lo: int, hi: int) -> str:
@@ -287,6 +289,10 @@ class TextSampler:
                     f"{rng.choice(['GST', 'SST', 'VAT', 'TAX'])} @{rng.choice([0, 5, 6, 7, 8, 10, 20])}%"
                     + rng.choice(["", f" {money()} {money()}"]),  # tax summary rows
             lambda: f"{r(1, 24)} {rng.choice(['@', 'X', 'x'])} {rng.choice([currency + ' ', ''])}{money()}",
+            lambda: f"{code()} {words(1, 3)} {r(1, 12)} {money()}{rng.choice(self.TAX_MARKS)}",  # item code, tax mark
+            lambda: f"{words(1, 2)}{rng.choice(['&', ' & '])}{words(1, 2)}"
+                    + rng.choice(["", f" {rng.choice(self.COMPANY)}"]),  # "CASH & CARRY"
+            lambda: f"NO {r(1, 99)}{rng.choice(['&', ' & '])}{r(1, 99)}, {words(1, 2)} {rng.choice(self.STREETS)}",
             lambda: rng.choice("*=-#~.") * r(6, 40),  # a rule of symbols between a receipt's parts
             framed,
         ]

@@ -64,6 +64,8 @@ def test_receipt_lines_read_like_receipts(sampler_renderer):
     headings = [line for line in lines if re.search(r"\b(QTY|ITEM|PRICE|AMOUNT|AMT|DESC)", line.upper())]
     assert len(headings) > 0.04 * len(lines)  # column headings and item counts, in capitals and as set
     assert any(re.search(r"@ ?\d+%", line) for line in lines)  # tax-summary rows
+    assert any(re.search(r"\d \*S$", line) for line in lines)  # an item's amount and its tax mark
+    assert any(re.search(r"\w ?& ?\w", line) for line in lines)  # "CASH & CARRY", "NO 1&3"
 
 
 
