@@ -6,6 +6,7 @@ validation measures unseen fonts and unseen text.
 from __future__ import annotations
 
 import collections
+import colorsys
 import functools
 import glob
 import hashlib
@@ -406,9 +407,10 @@ class LineRenderer:
     def render(self, text: str, rng: random.Random, clean: bool = False, receipt: bool = False) -> np.ndarray | None:
         """The line in a random covering font; unless `clean`, with the look of real crops: light-on-dark and
         low-contrast colours, bold, letter spacing, handwriting-like jitter, clutter and neighbouring lines in the
-        background, shop-sign letters (outlined, shadowed or 3-D), dot-matrix, faded or worn-thin thermal print,
-        slanted or bent lines, tight crops, condensed or expanded shapes. A `receipt` line is more often monospaced,
-        letter-spaced, dot-matrix, faded, thin or bent, as till printers print and curled paper shows them.
+        background, shop-sign letters (outlined, shadowed or 3-D), coloured text over coloured patterns grayed,
+        dot-matrix, faded or worn-thin thermal print, slanted or bent lines, tight crops, condensed or expanded
+        shapes. A `receipt` line is more often monospaced, letter-spaced, dot-matrix, faded, thin or bent, as till
+        printers print and curled paper shows them.
         None when no font covers the text or nothing readable is left (gray levels' spread under 5)."""
         picked = self.pick_font(text, rng, clean, mono=receipt and rng.random() < 0.6)
         if picked is None:
@@ -456,12 +458,16 @@ class LineRenderer:
                 other = "".join(rng.sample(text, len(text)))
                 ImageDraw.Draw(back).text((size / 2 + rng.uniform(-size, size), size + dy), other, font=font, fill=fg)
         base = np.asarray(back).astype(np.float32)
-        if chance(0.12, 0.0):  # shop-sign letters: outlined, shadowed or 3-D
-            base, behind = self._sign(base, alpha, size, fg, rng)
-            rows, cols = np.flatnonzero((behind > 0.16).any(1)), np.flatnonzero((behind > 0.16).any(0))
-            top, bottom = min(top, rows[0]), max(bottom, rows[-1] + 1)
-            left, right = min(left, cols[0]), max(right, cols[-1] + 1)
-        img = np.clip(base * (1 - alpha) + fg * alpha, 0, 255).astype(np.uint8)
+        coloured = self._in_colour(alpha, np.abs(base - bg) / max(abs(fg - bg), 1), rng) if chance(0.12, 0.0) else None
+        if coloured is not None:  # coloured text on a coloured background, then grayed as the pipeline grays it
+            img, bg = coloured
+        else:
+            if chance(0.12, 0.0):  # shop-sign letters: outlined, shadowed or 3-D
+                base, behind = self._sign(base, alpha, size, fg, rng)
+                rows, cols = np.flatnonzero((behind > 0.16).any(1)), np.flatnonzero((behind > 0.16).any(0))
+                top, bottom = min(top, rows[0]), max(bottom, rows[-1] + 1)
+                left, right = min(left, cols[0]), max(right, cols[-1] + 1)
+            img = np.clip(base * (1 - alpha) + fg * alpha, 0, 255).astype(np.uint8)
         if chance(0.15):  # a slanted line cut out by its upright box, as on photographed receipts
             img, (top, bottom, left, right) = self._slant(img, (top, bottom, left, right), ink_h, bg, rng)
         if chance(0.1, 0.25):  # a line bent with curled paper, neighbours and all
@@ -584,6 +590,60 @@ class LineRenderer:
         bg = rng.randint(30, 225)
         d = rng.uniform(45, 110)
         return bg, int(bg + d if bg + d <= 255 and (bg - d < 0 or rng.random() < 0.5) else bg - d)
+
+    @staticmethod
+    def _in_colour(alpha: np.ndarray, others: np.ndarray, rng: random.Random) -> tuple[np.ndarray, int] | None:
+        """The ink `alpha` (and `others`: neighbouring lines and clutter, 0-1) in a colour of any hue, near white or
+        near black, over a coloured background (a two-hue gradient, stripes or translucent shapes), sometimes with a
+        soft shadow, converted to gray with the luma weights the pipeline uses: (gray crop, its background's median
+        gray). Colours of different hues can gray to close levels; None when ink and background end up under 20
+        gray levels apart (unreadable in gray)."""
+        h, w = alpha.shape
+        nrng = np.random.default_rng(rng.getrandbits(32))
+
+        def colour(lo: float, hi: float) -> np.ndarray:
+            r, g, b = colorsys.hls_to_rgb(rng.random(), rng.uniform(lo, hi), rng.uniform(0.3, 0.9))
+            return np.float32([r, g, b]) * 255
+
+        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+        angle = rng.uniform(0, math.pi)
+        along = xx * math.cos(angle) + yy * math.sin(angle)
+        c0, c1 = colour(0.25, 0.85), colour(0.25, 0.85)
+        style = rng.choice(("gradient", "stripes", "shapes"))
+        if style == "gradient":
+            t = (along - along.min()) / max(float(np.ptp(along)), 1.0)
+        elif style == "stripes":
+            period = rng.uniform(8, 40)
+            t = cv2.GaussianBlur((along % period < period * rng.uniform(0.3, 0.7)).astype(np.float32), (0, 0), 0.8)
+        else:
+            t = np.zeros((h, w), np.float32)
+        back = c0 * (1 - t[..., None]) + c1 * t[..., None]
+        if style == "shapes":
+            for _ in range(rng.randint(3, 8)):
+                mask = np.zeros((h, w), np.uint8)
+                x0, y0 = rng.randint(0, w), rng.randint(0, h)
+                axes = (rng.randint(5, max(6, w // 3)), rng.randint(5, 2 * h))
+                if rng.random() < 0.5:
+                    cv2.rectangle(mask, (x0, y0), (x0 + axes[0], y0 + axes[1]), 1, -1)
+                else:
+                    cv2.ellipse(mask, (x0, y0), axes, 0, 0, 360, 1, -1)
+                a = mask[..., None].astype(np.float32) * rng.uniform(0.3, 0.7)
+                back = back * (1 - a) + colour(0.2, 0.9) * a
+        back += nrng.normal(0, 6, (h, w, 1)).astype(np.float32)
+        light = float(back.mean()) < 128 if rng.random() < 0.7 else rng.random() < 0.5
+        ink = colour(0.88, 1.0) if light else colour(0.0, 0.18)
+        if rng.random() < 0.4:
+            shift = np.float32([[1, 0, rng.randint(1, 3)], [0, 1, rng.randint(1, 3)]])
+            shadow = cv2.GaussianBlur(cv2.warpAffine(alpha, shift, (w, h)), (0, 0), 1.0)[..., None]
+            back = back * (1 - shadow) + colour(*((0.0, 0.1) if light else (0.9, 1.0))) * shadow  # opposite the ink
+        a = np.maximum(alpha, others)[..., None]
+        rgb = np.clip(back * (1 - a) + ink * a, 0, 255).astype(np.uint8)
+        gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+        paper = float(np.median(cv2.cvtColor(np.clip(back, 0, 255).astype(np.uint8), cv2.COLOR_RGB2GRAY)))
+        strokes = gray[alpha > 0.5]
+        if strokes.size == 0 or abs(float(np.median(strokes)) - paper) < 20:
+            return None
+        return gray, int(paper)
 
     @staticmethod
     def _smooth_field(shape: tuple[int, int], rng: random.Random, low: float, high: float) -> np.ndarray:

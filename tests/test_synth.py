@@ -121,6 +121,24 @@ def test_sign_letters_get_an_outline_shadow_or_sides_set_off_from_the_ink(fg):
     assert len(shades) > 1000 and np.abs(np.array(shades) - fg).min() > 20  # painted, never in the ink's gray
 
 
+def test_coloured_lines_gray_to_readable_ink_over_a_patterned_background():
+    alpha = np.zeros((96, 300), np.float32)
+    alpha[30:60, 20:280:20] = 1.0
+    light, dark, patterned = 0, 0, 0
+    for seed in range(40):
+        coloured = LineRenderer._in_colour(alpha, np.zeros_like(alpha), random.Random(seed))
+        if coloured is None:
+            continue
+        gray, paper = coloured
+        assert gray.shape == alpha.shape and gray.dtype == np.uint8
+        ink = float(np.median(gray[alpha > 0.5]))
+        assert abs(ink - paper) >= 20  # readable once grayed
+        light += ink > paper
+        dark += ink < paper
+        patterned += float(gray[:, 285:].std()) > 3  # gradient, stripes or shapes, not a flat fill
+    assert light >= 5 and dark >= 5 and patterned >= 20
+
+
 def _bars(bg: int = 230, fg: int = 40) -> tuple[np.ndarray, tuple[int, int, int, int]]:
     """A canvas with a straight "line" of vertical bars (strokes 4 px wide, 24 px high) and its ink box."""
     img = np.full((96, 400), bg, np.uint8)
