@@ -8,7 +8,7 @@ real      the shared real crops as they are (expected 0) and turned 180 degrees
           stage's upside-down turns; greedy decoding, as everywhere here)
 pages     page rotation accuracy on ../shared/data/sroie_dev pages turned 0/90/180/270
 vertical  CER of held-out synthetic vertical columns (orient + re-lay + CRNN, greedy) vs the same texts set
-          horizontally
+          horizontally in the same font, character spacing, colours and degradations (each column's twin row)
 speed     ms per line (orient stage); ms per page are in `pages` (orientation; detection and detection again
           of turned pages apart)
 --reference adds PP-OCR's angle classifier (0/180, shipped in the rapidocr wheel: benchmarks/install_references.sh)
@@ -171,7 +171,9 @@ def part_vertical(ocr: Pipeline, n: int) -> dict:
         texts, vertical, horizontal = [], [], []
         while len(texts) < n:
             text = hanzi_text(sampler, rng, 2, 10)
-            col, row = render_column(renderer, text, rng, clean=clean), renderer.render(text, rng, clean=clean)
+            twin = random.Random()
+            twin.setstate(rng.getstate())
+            col, row = render_column(renderer, text, rng, clean), render_column(renderer, text, twin, clean, across=True)
             if col is not None and row is not None:
                 texts.append(text)
                 vertical.append(col)

@@ -27,19 +27,24 @@ def hanzi_text(sampler: TextSampler, rng: random.Random, lo: int, hi: int) -> st
             return text[start : start + rng.randint(lo, hi)]
 
 
-def render_column(renderer: LineRenderer, text: str, rng: random.Random, clean: bool = False) -> np.ndarray | None:
-    """A vertical column: characters upright, top to bottom, one per cell of about the font size."""
+def render_column(renderer: LineRenderer, text: str, rng: random.Random, clean: bool = False,
+                  across: bool = False) -> np.ndarray | None:
+    """A vertical column: characters upright, top to bottom, one per cell of about the font size. `across` lays the
+    same cells left to right: from `rng` in the same state, the column's twin row (same font, spacing and colours,
+    degraded alike relative to the text's direction)."""
     picked = renderer.pick_font(text, rng, clean)
     if picked is None:
         return None
     size, font, _ = picked
     pitch = size * (1.05 if clean else rng.uniform(0.95, 1.5))
     bg, fg = (255, 0) if clean else renderer.colors(rng)
-    canvas = Image.new("L", (size * 3, int(pitch * len(text) + 2 * size)), color=bg)
+    length = int(pitch * len(text) + 2 * size)
+    canvas = Image.new("L", (length, size * 3) if across else (size * 3, length), color=bg)
     draw = ImageDraw.Draw(canvas)
     for i, ch in enumerate(text):
-        draw.text((1.5 * size, size + pitch * (i + 0.5)), ch, font=font, fill=fg, anchor="mm")
-    img = np.array(canvas)
+        centre, cell = 1.5 * size, size + pitch * (i + 0.5)
+        draw.text((cell, centre) if across else (centre, cell), ch, font=font, fill=fg, anchor="mm")
+    img = np.array(canvas).T if across else np.array(canvas)  # cells run down axis 0 either way
     ink = np.abs(img.astype(np.int16) - bg) > 40
     rows = np.flatnonzero(ink.any(1))
     if len(rows) == 0:
@@ -48,7 +53,8 @@ def render_column(renderer: LineRenderer, text: str, rng: random.Random, clean: 
     y0, y1 = int(rows[0] - margin()), int(rows[-1] + 1 + margin())
     x0, x1 = int(size - margin()), int(2 * size + margin())  # the cell's width, not the ink's (narrow glyphs)
     img = np.ascontiguousarray(img[max(0, y0) : y1, max(0, x0) : x1])
-    return img if clean else renderer.degrade(img, rng, bg)
+    img = img if clean else renderer.degrade(img, rng, bg)  # along the text either way (warp, rules, gradient)
+    return np.ascontiguousarray(img.T) if across else img
 
 
 def _block(renderer: LineRenderer, sampler: TextSampler, rng: random.Random) -> np.ndarray | None:

@@ -8,7 +8,7 @@ import pytest
 
 pytest.importorskip("fontTools")
 from models.charset import build_charset  # noqa: E402
-from models.orient_synth import upright_crop  # noqa: E402
+from models.orient_synth import render_column, upright_crop  # noqa: E402
 from models.synth import CORPORA, LineRenderer, TextSampler, discover_fonts  # noqa: E402
 
 
@@ -204,3 +204,13 @@ def test_orientation_lines_are_never_rules_of_symbols():
             return text
 
     assert upright_crop("line", Renderer(), Texts(), random.Random(0)).upper() == "TOTAL 5.00"
+
+
+def test_a_columns_twin_row_has_its_cells_and_colours(sampler_renderer):
+    _, renderer = sampler_renderer
+    for seed in range(4):
+        column = render_column(renderer, "中华人民共和国", random.Random(seed))
+        row = render_column(renderer, "中华人民共和国", random.Random(seed), across=True)
+        assert column.shape[0] > 3 * column.shape[1] and row.shape[1] > 3 * row.shape[0]
+        assert abs(column.shape[0] - row.shape[1]) <= 0.1 * column.shape[0]  # the same cells, laid the other way
+        assert abs(float(np.median(column)) - float(np.median(row))) <= 3  # the same background
