@@ -173,7 +173,8 @@ def part_vertical(ocr: Pipeline, n: int) -> dict:
             text = hanzi_text(sampler, rng, 2, 10)
             twin = random.Random()
             twin.setstate(rng.getstate())
-            col, row = render_column(renderer, text, rng, clean), render_column(renderer, text, twin, clean, across=True)
+            col = render_column(renderer, text, rng, clean)
+            row = render_column(renderer, text, twin, clean, across=True)
             if col is not None and row is not None:
                 texts.append(text)
                 vertical.append(col)
