@@ -1,6 +1,8 @@
 """Decoding stages: CTC log-probs [frames, classes] per line -> (text, confidence)."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from lm.tokens import ctc_labels, label_text
@@ -18,6 +20,29 @@ def allowed_mask(charset: list[str], allowed_chars: str | None) -> np.ndarray | 
         raise ValueError(f"decode.allowed_chars: {''.join(unknown)!r} not in the recognizer's charset")
     wanted = set(allowed_chars)
     return np.array([True] + [c in wanted for c in charset])
+
+
+FULL_WIDTH_PUNCTUATION = {"，": ",", "。": ".", "；": ";", "：": ":", "？": "?", "！": "!", "（": "(", "）": ")", "％": "%",
+                          "～": "~"}
+CJK_LETTER = re.compile(r"[\u2e80-\u2fff\u3040-\u9fff\uac00-\ud7af\uf900-\ufaff]")  # hanzi, kana, hangul
+
+
+def punctuation_table(latin_punctuation: bool, allowed_chars: str | None) -> dict[int, str]:
+    """`str.translate` table from full-width punctuation to its ASCII form (only to forms `allowed_chars` allows);
+    empty when `latin_punctuation` is off."""
+    if not isinstance(latin_punctuation, bool):
+        raise ValueError(f"decode.latin_punctuation: expected true or false, got {latin_punctuation!r}")
+    if not latin_punctuation:
+        return {}
+    return {ord(wide): ascii_ for wide, ascii_ in FULL_WIDTH_PUNCTUATION.items()
+            if allowed_chars is None or ascii_ in allowed_chars}
+
+
+def in_latin_punctuation(text: str, table: dict[int, str]) -> str:
+    """A line without CJK letters (hanzi, kana, hangul) with its full-width punctuation in ASCII: the recognizer
+    reads a colon or bracket of English print as its full-width form at times ("Total：" on SROIE receipts); lines
+    with CJK letters keep their marks as read."""
+    return text if not table or CJK_LETTER.search(text) else text.translate(table)
 
 
 def check_min_confidence(value: float) -> float:
@@ -38,12 +63,15 @@ def drop_unsure(reading: tuple[str, float], min_confidence: float) -> tuple[str,
 class GreedyDecoder:
     """Best class per frame, repeats collapsed, blanks dropped. Classes outside `allowed_chars` are masked out
     (the model's next best allowed class wins), never mapped to look-alikes. Confidence is the mean over emitted
-    characters of their peak probability; a line under `min_confidence` is read as "" (`drop_unsure`)."""
+    characters of their peak probability; a line under `min_confidence` is read as "" (`drop_unsure`). With
+    `latin_punctuation` a line without CJK letters gets ASCII punctuation (`in_latin_punctuation`)."""
 
-    def __init__(self, charset: list[str], allowed_chars: str | None = None, min_confidence: float = 0.0) -> None:
+    def __init__(self, charset: list[str], allowed_chars: str | None = None, min_confidence: float = 0.0,
+                 latin_punctuation: bool = True) -> None:
         self.charset = charset
         self.mask = allowed_mask(charset, allowed_chars)
         self.min_confidence = check_min_confidence(min_confidence)
+        self.punctuation = punctuation_table(latin_punctuation, allowed_chars)
 
     def __call__(self, log_probs: list[np.ndarray]) -> list[tuple[str, float]]:
         return [drop_unsure(self._decode(lp), self.min_confidence) for lp in log_probs]
@@ -62,7 +90,7 @@ class GreedyDecoder:
             elif k != 0 and probs:
                 probs[-1] = max(probs[-1], peak[t])
             prev = k
-        text = " ".join("".join(chars).split())
+        text = in_latin_punctuation(" ".join("".join(chars).split()), self.punctuation)
         return text, float(np.mean(probs)) if probs else 0.0
 
 
@@ -117,7 +145,8 @@ class BeamLMDecoder:
     Confidence: exp of the best text's acoustic log-probability (summed over its CTC paths in the beam, LM
     excluded) divided by its length + 1, i.e. a per-character geometric mean, in 0..1 and lower for lines whose
     text the recognizer was unsure of; 0 for an empty text. A line under `min_confidence` is read as ""
-    (`drop_unsure`)."""
+    (`drop_unsure`). With `latin_punctuation` a line without CJK letters gets ASCII punctuation
+    (`in_latin_punctuation`)."""
 
     def __init__(
         self,
@@ -134,6 +163,7 @@ class BeamLMDecoder:
         hotword_weight: float = 3.0,
         allowed_chars: str | None = None,
         min_confidence: float = 0.0,
+        latin_punctuation: bool = True,
     ) -> None:
         from lm.scorer import ChunkLM
         from pipeline.resources import resolve_path
@@ -153,6 +183,7 @@ class BeamLMDecoder:
         if hotwords is not None and (not isinstance(hotwords, list) or not all(isinstance(h, str) for h in hotwords)):
             raise ValueError(f"decode.hotwords: expected a list of strings or null, got {hotwords!r}")
         self.min_confidence = check_min_confidence(min_confidence)
+        self.punctuation = punctuation_table(latin_punctuation, allowed_chars)
         mask = allowed_mask(charset, allowed_chars)
         self.columns = None if mask is None else np.flatnonzero(mask)
         labels = ctc_labels(charset)
@@ -183,7 +214,8 @@ class BeamLMDecoder:
             )
         finally:
             decoder.cleanup()  # pyctcdecode keeps each decoder's LM in a class-level registry
-        return [(label_text(text), acoustic + offset, combined) for text, _, _, acoustic, combined in beams]
+        return [(in_latin_punctuation(label_text(text), self.punctuation), acoustic + offset, combined)
+                for text, _, _, acoustic, combined in beams]
 
     def _decode(self, lp: np.ndarray) -> tuple[str, float]:
         best = lp.argmax(axis=1) if self.columns is None else self.columns[lp[:, self.columns].argmax(axis=1)]

@@ -125,6 +125,20 @@ def test_a_rare_character_read_clearly_is_kept_without_a_bonus():
         assert decoder([line([*text[:-1], {"嵘": 0.6}])])[0][0] == text
 
 
+@pytest.mark.parametrize("text,read", [
+    ("Total：12.50（RM）！", "Total:12.50(RM)!"),  # an English line read with full-width marks
+    ("发票号码：No. 20260217（副本）", "发票号码：No. 20260217（副本）"),  # a line with hanzi keeps its marks
+])
+def test_lines_without_cjk_letters_get_ascii_punctuation(decoder, text, read):
+    lp = line(list(text))
+    assert decoder([lp])[0][0] == GreedyDecoder(CHARSET)([lp])[0][0] == read
+    assert decoder.nbest(lp, 3)[0][0] == read
+    assert GreedyDecoder(CHARSET, latin_punctuation=False)([lp])[0][0] == text
+    digits = line(list("12：50"))  # only into forms allowed_chars allows
+    assert GreedyDecoder(CHARSET, allowed_chars="0123456789：")([digits])[0][0] == "12：50"
+    assert GreedyDecoder(CHARSET, allowed_chars="0123456789：:")([digits])[0][0] == "12:50"
+
+
 def test_no_text_is_invented_where_greedy_reads_nothing(decoder):
     faint = line([{"中": 0.4}, {"国": 0.4}, {"人": 0.4}])
     assert GreedyDecoder(CHARSET)([faint])[0][0] == ""
@@ -189,7 +203,7 @@ def test_built_from_config_with_checked_values():
     stage = build("decode", {"type": "beam_lm", "beam_width": 8, "alpha": 0.4}, charset=CHARSET, threads=1)
     assert isinstance(stage, BeamLMDecoder) and stage.beam_width == 8
     bad = [("beam_width", 0), ("alpha", -1), ("alpha_cjk", "high"), ("token_min_logp", 2), ("hotwords", "abc"),
-           ("lm", "nope.arpa"), ("min_confidence", 1.5)]
+           ("lm", "nope.arpa"), ("min_confidence", 1.5), ("latin_punctuation", "yes")]
     for key, value in bad:
         with pytest.raises(ConfigError, match=key):
             build("decode", {"type": "beam_lm", key: value}, charset=CHARSET)
