@@ -114,7 +114,7 @@ def test_averaged_runs_have_the_mean_weights_and_their_summed_training(tmp_path)
                     "state": {"phase": "lines", "step": step, "samples": samples, "seconds": seconds}}, path)
         return path, m
 
-    start, _ = run("start", 0, 100, 1000, 50.0)
+    start, ms = run("start", 0, 100, 1000, 50.0)
     a, ma = run("a", 1, 30, 1960, 80.0, init=start)
     b, mb = run("b", 2, 20, 1640, 70.0, init=start)
     averaged = average([a, b])
@@ -124,6 +124,14 @@ def test_averaged_runs_have_the_mean_weights_and_their_summed_training(tmp_path)
     assert averaged["state"] == {"phase": "lines", "step": 50, "samples": 1000 + 960 + 640, "seconds": 50.0 + 30 + 20}
     assert averaged["recipe"]["init"] == str(start) and len(averaged["recipe"]["average"]) == 2
     CRNN.from_recipe(averaged["recipe"], 6).load_state_dict(averaged["model"])  # the network it describes
+    assert "init_weight" not in averaged["recipe"]
+    mixed = average([a, b], init_weight=0.5)  # halfway between the start and the runs' mean
+    for name, tensor in mixed["model"].items():
+        if tensor.is_floating_point():
+            torch.testing.assert_close(tensor, ms.state_dict()[name] / 2 + averaged["model"][name] / 2)
+    assert mixed["recipe"]["init_weight"] == 0.5 and mixed["state"] == averaged["state"]
+    with pytest.raises(ValueError, match="init-weight"):
+        average([a, b], init_weight=1.0)
     other, _ = run("other", 3, 10, 1100, 60.0)  # not started from the same weights
     with pytest.raises(ValueError, match="init"):
         average([a, other])
