@@ -6,6 +6,7 @@ import re
 import numpy as np
 
 from lm.tokens import ctc_labels, label_text
+from pipeline.metrics import CJK_LETTERS
 from pipeline.registry import register
 
 
@@ -24,7 +25,7 @@ def allowed_mask(charset: list[str], allowed_chars: str | None) -> np.ndarray | 
 
 FULL_WIDTH_PUNCTUATION = {"，": ",", "。": ".", "；": ";", "：": ":", "？": "?", "！": "!", "（": "(", "）": ")", "％": "%",
                           "～": "~"}
-CJK_LETTER = re.compile(r"[\u2e80-\u2fff\u3040-\u9fff\uac00-\ud7af\uf900-\ufaff]")  # hanzi, kana, hangul
+CJK_LETTER = re.compile(f"[{CJK_LETTERS}]")
 
 
 def punctuation_table(latin_punctuation: bool, allowed_chars: str | None) -> dict[int, str]:
