@@ -1,4 +1,4 @@
-"""Tune beam_lm (alpha, alpha_cjk, beta, then beam width) on held-out synthetic lines: `python -m lm.tune`.
+"""Tune beam_lm (alpha, alpha_cjk, beta, unk_offset, then beam width) on held-out synthetic lines: `python -m lm.tune`.
 
 Lines are TextSampler(held_out=True) texts (corpus lines the LM never saw, plus generated numbers and random
 characters) rendered with the held-out font families and training's degradations, never the ../shared/data image
@@ -11,9 +11,9 @@ hanzi moves a few of their characters either way (strings of rare hanzi the reco
 text users send). The total counts what is written on junk crops (slivers of lines and shapes with no text,
 a detector's false finds; one crop in eight by default, about the share of false detections on receipts) as
 errors, so a setting that buys text accuracy with characters written over noise pays for them. alpha x alpha_cjk x
-beta on a grid at beam width 16, then the narrowest beam within 1% of the best CER (and no worse on its worst kind). The
-JSON report gives greedy and beam_lm CER per kind; `best` goes into BeamLMDecoder's defaults (stages/decode.py),
-which configs/default.yaml relies on.
+beta x unk_offset on a grid at beam width 16, then the narrowest beam within 1% of the best CER (and no worse on its worst kind). The
+JSON report gives greedy and beam_lm CER per kind and the rule's pick as `best`, from which BeamLMDecoder's defaults
+(stages/decode.py, which configs/default.yaml relies on) are set (the README says where they differ from it and why).
 """
 from __future__ import annotations
 
@@ -113,9 +113,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--kinds", nargs="+", default=list(KINDS), choices=KINDS)
     parser.add_argument("--per-kind", type=int, default=150)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--alphas", type=float, nargs="+", default=[0.05, 0.1, 0.2])
+    parser.add_argument("--alphas", type=float, nargs="+", default=[0.1, 0.2, 0.3])
     parser.add_argument("--alphas-cjk", type=float, nargs="+", default=[0.1, 0.3, 0.6, 0.9])
     parser.add_argument("--betas", type=float, nargs="+", default=[-0.5, -0.25, 0.0])
+    parser.add_argument("--unk-offsets", type=float, nargs="+", default=[-8.8, -12.0, -16.0, -20.0])
     parser.add_argument("--beam-widths", type=int, nargs="+", default=[8, 16, 32])
     parser.add_argument("--cache", type=Path, default=Path("runs/tune_cache.npz"))
     parser.add_argument("--out", type=Path, help="also write the JSON report here")
@@ -125,14 +126,14 @@ def main(argv: list[str] | None = None) -> None:
     kinds, texts, log_probs = recognized_lines(args.weights, args.kinds, args.per_kind, args.seed, args.cache)
     greedy = score(GreedyDecoder(charset), kinds, texts, log_probs)
     grid = []
-    for alpha, alpha_cjk, beta in itertools.product(args.alphas, args.alphas_cjk, args.betas):
-        setting = {"alpha": alpha, "alpha_cjk": alpha_cjk, "beta": beta, "beam_width": 16}
+    for alpha, alpha_cjk, beta, unk in itertools.product(args.alphas, args.alphas_cjk, args.betas, args.unk_offsets):
+        setting = {"alpha": alpha, "alpha_cjk": alpha_cjk, "beta": beta, "unk_offset": unk, "beam_width": 16}
         grid.append({**setting, **score(BeamLMDecoder(charset, lm=args.lm, **setting), kinds, texts, log_probs)})
         print(json.dumps(grid[-1]), flush=True)
     best = min(grid, key=lambda r: rank(r, greedy, kinds))
     widths = []
     for width in args.beam_widths:
-        setting = {"alpha": best["alpha"], "alpha_cjk": best["alpha_cjk"], "beta": best["beta"], "beam_width": width}
+        setting = {**{k: best[k] for k in ("alpha", "alpha_cjk", "beta", "unk_offset")}, "beam_width": width}
         widths.append({**setting, **score(BeamLMDecoder(charset, lm=args.lm, **setting), kinds, texts, log_probs)})
         print(json.dumps(widths[-1]), flush=True)
     lowest = min(r["cer"] for r in widths)

@@ -133,9 +133,9 @@ class BeamLMDecoder:
     `alpha_cjk` weights the natural log of each hanzi's (or other CJK character's) LM probability over its
     context-free probability and `alpha` that of every other token: English words, digits, symbols (lm.scorer),
     `beta` is a bonus per character, `unk_offset` is added to the LM log-probability of each unknown English word
-    (<unk> covers them all; the default, -ln 6623, shares its probability among the distinct unknown words of the
-    LM's text corpora, as `unk_types` in its card counted them before generated lines (their codes count as words)
-    joined the mix; the decoder was tuned with it), `beam_width`, `beam_prune_logp` (drop beams this far below the
+    (<unk> covers them all; -ln 6623 = -8.8 would share its probability among the distinct unknown words of the LM's
+    text corpora, but a misread letter makes unknown words far more often than print does, "aty" for "Qty", so the
+    tuned charge is larger: -16, picked with alpha by `lm.tune`), `beam_width`, `beam_prune_logp` (drop beams this far below the
     best) and `token_min_logp` (classes below it are not tried unless best in their frame) bound the search. `hotwords`
     (strings, any script) gain `hotword_weight` per matched LM token. Classes outside `allowed_chars` are removed
     before the search.
@@ -153,10 +153,10 @@ class BeamLMDecoder:
         self,
         charset: list[str],
         lm: str = "lm/zh_en.arpa",
-        alpha: float = 0.2,
+        alpha: float = 0.3,
         alpha_cjk: float = 0.6,
         beta: float = -0.25,
-        unk_offset: float = -8.8,
+        unk_offset: float = -16.0,
         beam_width: int = 16,
         beam_prune_logp: float = -10.0,
         token_min_logp: float = -5.0,

@@ -125,6 +125,18 @@ def test_a_rare_character_read_clearly_is_kept_without_a_bonus():
         assert decoder([line([*text[:-1], {"嵘": 0.6}])])[0][0] == text
 
 
+def test_a_misread_letter_that_makes_an_unknown_word_yields_to_the_known_word():
+    """SROIE's small "Qty" reads as "aty" (Q 0.2 beside a 0.75): at the tuned defaults an unknown English word is
+    charged enough (unk_offset) that the beam reads the known word, where the charge of -ln 6623 (the default before
+    2026-12-07) kept "aty"; an unknown word read clearly, a name or a code, stays as read."""
+    qty = line([{"a": 0.75, "Q": 0.2}, "t", "y"])
+    assert GreedyDecoder(CHARSET)([qty])[0][0] == "aty"
+    assert BeamLMDecoder(CHARSET)([qty])[0][0] == "Qty"
+    assert BeamLMDecoder(CHARSET, alpha=0.2, unk_offset=-8.8)([qty])[0][0] == "aty"
+    for text in ("Ref: Xqzvbk", "Jln Tampoi"):
+        assert BeamLMDecoder(CHARSET)([line(list(text))])[0][0] == text
+
+
 @pytest.mark.parametrize("text,read", [
     ("Total：12.50（RM）！", "Total:12.50(RM)!"),  # an English line read with full-width marks
     ("发票号码：No. 20260217（副本）", "发票号码：No. 20260217（副本）"),  # a line with hanzi keeps its marks
