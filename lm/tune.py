@@ -11,8 +11,8 @@ hanzi moves a few of their characters either way (strings of rare hanzi the reco
 text users send). The total counts what is written on junk crops (slivers of lines and shapes with no text,
 a detector's false finds; one crop in eight by default, about the share of false detections on receipts) as
 errors, so a setting that buys text accuracy with characters written over noise pays for them. alpha x alpha_cjk x
-beta x unk_offset on a grid at beam width 16, then the narrowest beam within 1% of the best CER (and no worse on its worst kind). The
-JSON report gives greedy and beam_lm CER per kind and the rule's pick as `best`, from which BeamLMDecoder's defaults
+beta x unk_offset on a grid at beam width 16, then the narrowest beam within 1% of the best CER (and no worse on its
+worst kind). The JSON report gives greedy and beam_lm CER per kind and the rule's pick as `best`, from which BeamLMDecoder's defaults
 (stages/decode.py, which configs/default.yaml relies on) are set (the README says where they differ from it and why).
 """
 from __future__ import annotations

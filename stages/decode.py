@@ -135,10 +135,10 @@ class BeamLMDecoder:
     `beta` is a bonus per character, `unk_offset` is added to the LM log-probability of each unknown English word
     (<unk> covers them all; -ln 6623 = -8.8 would share its probability among the distinct unknown words of the LM's
     text corpora, but a misread letter makes unknown words far more often than print does, "aty" for "Qty", so the
-    tuned charge is larger: -16, picked with alpha by `lm.tune`), `beam_width`, `beam_prune_logp` (drop beams this far below the
-    best) and `token_min_logp` (classes below it are not tried unless best in their frame) bound the search. `hotwords`
-    (strings, any script) gain `hotword_weight` per matched LM token. Classes outside `allowed_chars` are removed
-    before the search.
+    default, tuned with alpha on held-out lines by `lm.tune`, is larger: -16), `beam_width`, `beam_prune_logp` (drop
+    beams this far below the best) and `token_min_logp` (classes below it are not tried unless best in their frame)
+    bound the search. `hotwords` (strings, any script) gain `hotword_weight` per matched LM token. Classes outside
+    `allowed_chars` are removed before the search.
 
     A line whose every frame is best read as the blank (greedy would read nothing) decodes to "": the LM chooses
     among what the recognizer saw and never writes text over an empty or non-text crop.
