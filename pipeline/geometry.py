@@ -174,11 +174,11 @@ def is_column(crop: np.ndarray) -> bool:
 
 
 def may_be_one_character(column: np.ndarray) -> bool:
-    """Whether a tall crop's ink is one piece under 2.5 characters tall: one tall letter (B in condensed receipt
-    print) or a few touching characters of a column; only reading it both ways tells which."""
-    ink = _ink(column)
-    cells = _column_cells(ink, split=False)
-    return len(cells) == 1 and cells[0][1] - cells[0][0] < 2.5 * _character_size(ink)
+    """Whether a tall crop's ink is one piece less than 2.5 times the crop's width tall: one tall letter (B in
+    condensed receipt print), a single stroke (1, l or I, whose ink is far narrower than the crop) or a few touching
+    characters of a column; only reading it both ways tells which."""
+    cells = _column_cells(_ink(column), split=False)
+    return len(cells) == 1 and cells[0][1] - cells[0][0] < 2.5 * column.shape[1]
 
 
 def _ink(crop: np.ndarray) -> np.ndarray:

@@ -9,7 +9,7 @@ import pytest
 from pipeline import Pipeline, metrics
 from pipeline.geometry import relay_column, turn, unturn_points
 from pipeline.registry import build
-from tests.fixtures.make_orient_fixtures import CHAR_TEXT, COLUMN_TEXT, LETTER_TEXT, STROKES_TEXT
+from tests.fixtures.make_orient_fixtures import CHAR_TEXT, COLUMN_TEXT, LETTER_TEXT, STROKE_TEXT, STROKES_TEXT
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 LINE = cv2.imread(str(FIXTURES / "orient_line.png"))
@@ -17,6 +17,7 @@ COLUMN = cv2.imread(str(FIXTURES / "orient_column.png"))
 STROKES = cv2.imread(str(FIXTURES / "orient_strokes.png"))
 CHAR = cv2.imread(str(FIXTURES / "orient_char.png"))
 LETTER = cv2.imread(str(FIXTURES / "orient_letter.png"))
+STROKE = cv2.imread(str(FIXTURES / "orient_stroke.png"))
 PAGE = cv2.imread(str(FIXTURES / "page_zh_en.png"))
 
 
@@ -61,6 +62,14 @@ def test_a_tall_single_letter_is_not_cut_into_a_column(reader):
     assert LETTER.shape[0] >= 1.5 * LETTER.shape[1]  # as tall as a column: receipt print, crop tight at the sides
     line = reader(LETTER).pages[0].lines[0]
     assert (line.text, line.vertical) == (LETTER_TEXT, False)
+
+
+def test_a_single_stroke_on_a_tall_tight_crop_is_also_read_as_it_is(reader):
+    """A lone "1", "l" or "I" boxed tight (SROIE's quantity column): its ink is far narrower than the crop, so
+    the crop is also read as it is, not only re-laid as a column (which read it "nl")."""
+    assert STROKE.shape[0] >= 1.5 * STROKE.shape[1]
+    line = reader(STROKE).pages[0].lines[0]
+    assert (line.text, line.vertical) == (STROKE_TEXT, False)
 
 
 def test_a_vertical_column_is_read_top_to_bottom(reader):
