@@ -166,6 +166,39 @@ def median_aspect(polygons: list[Polygon]) -> float:
 
 
 COLUMN_RATIO = 1.5  # a readable crop at least this many times taller than wide is a vertical column
+MARK_SIZE = 0.3  # relay_column: a cell whose ink is at most this share of the column's width each way is a mark
+COLUMN_GAP = 1.0  # join_column_pieces: the widest gap, in column widths, between two pieces of one column
+
+
+def join_column_pieces(columns: list[Polygon]) -> list[Polygon]:
+    """Regions of a page set in vertical columns with the pieces of each column joined into one: a detector splits a
+    column where punctuation (set in a corner of its cell) or a space leaves a gap. Two regions are pieces of one
+    column (`_one_column`) when they share at least half the narrower one's width, the narrower is at least 0.6
+    times as wide as the other and the gap between them is at most COLUMN_GAP times the wider one's width (columns
+    stacked in tiers are set further apart); they become their minimum-area rectangle."""
+    boxes = list(columns)
+    bounds = [p.bounds for p in boxes]
+    i = 0
+    while i < len(boxes):
+        j = next((j for j in range(len(boxes)) if j != i and _one_column(bounds[i], bounds[j])), None)
+        if j is None:
+            i += 1
+            continue
+        keep, drop = min(i, j), max(i, j)
+        both = boxes[keep].union(boxes[drop]).minimum_rotated_rectangle
+        boxes[keep] = Polygon(order_quad(both.exterior.coords[:-1]))
+        bounds[keep] = boxes[keep].bounds
+        del boxes[drop], bounds[drop]
+        i = keep  # the joined column is compared with every other region again
+    return boxes
+
+
+def _one_column(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+    """Whether two regions' bounds (x0, y0, x1, y1) are pieces of one vertical column (see join_column_pieces)."""
+    narrow, wide = sorted((a[2] - a[0], b[2] - b[0]))
+    shared = min(a[2], b[2]) - max(a[0], b[0])
+    gap = max(a[1], b[1]) - min(a[3], b[3])
+    return shared >= 0.5 * narrow and narrow >= 0.6 * wide and gap <= COLUMN_GAP * wide
 
 
 def is_column(crop: np.ndarray) -> bool:
@@ -248,7 +281,9 @@ def relay_column(crop: np.ndarray) -> np.ndarray:
     """A vertical column (characters upright, read top to bottom) laid out as a horizontal line: the column is cut
     into character cells (`_column_cells`) at the middle of the gaps between them, each cell keeps its ink's width
     plus a margin (narrow digits do not leave gaps that read as spaces), is centred vertically on the height of the
-    column's width (or the tallest cell), and the cells are put side by side, left to right."""
+    column's width (or the tallest cell), and the cells are put side by side, left to right. A mark (ink within
+    MARK_SIZE of the column's width each way: ，。、 set in the top corner of their cells, as columns set them) is
+    moved to the foot of the row, where rows set it."""
     ink = _ink(crop)
     cells = _column_cells(ink)
     h, w = ink.shape
@@ -257,11 +292,17 @@ def relay_column(crop: np.ndarray) -> np.ndarray:
     border = np.concatenate([crop[0], crop[-1], crop[:, 0], crop[:, -1]])
     fill = np.median(border, axis=0)
     margin = int(round(0.12 * side))
+    spans = list(zip(bounds, bounds[1:]))
+    inks = [(np.flatnonzero(ink[y0:y1].any(1)), np.flatnonzero(ink[y0:y1].any(0))) for y0, y1 in spans]
+    marks = [len(rows) > 0 and max(rows[-1] + 1 - rows[0], cols[-1] + 1 - cols[0]) <= MARK_SIZE * w
+             for rows, cols in inks]
     pieces = []
-    for y0, y1 in zip(bounds, bounds[1:]):
-        cols = np.flatnonzero(ink[y0:y1].any(0))
+    for (y0, y1), (rows, cols), mark in zip(spans, inks, marks):
         x0, x1 = (max(0, cols[0] - margin), min(w, cols[-1] + 1 + margin)) if len(cols) else (0, w)
         top = (side - (y1 - y0)) // 2
+        if mark and not all(marks):  # marks alone (a lone colon) are not moved
+            y0, y1 = y0 + rows[0], y0 + rows[-1] + 1
+            top = max(0, side - margin - (y1 - y0))
         piece = np.empty((side, x1 - x0) + crop.shape[2:], crop.dtype)
         piece[:] = fill
         piece[top : top + y1 - y0] = crop[y0:y1, x0:x1]

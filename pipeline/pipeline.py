@@ -11,8 +11,8 @@ from shapely.geometry import Polygon
 
 from pipeline.config import load_config
 from pipeline.document import Document, Line, Page
-from pipeline.geometry import (is_column, may_be_one_character, median_aspect, order_quad, polygon_quad, quad_size,
-                               rectify, relay_column, turn, unturn_points)
+from pipeline.geometry import (is_column, join_column_pieces, may_be_one_character, median_aspect, order_quad,
+                               polygon_quad, quad_size, rectify, relay_column, turn, unturn_points)
 from pipeline.imageio import InputError, load_pages
 from pipeline.registry import build
 
@@ -204,10 +204,11 @@ class Pipeline:
         Lines found on a page lying on its side are bits of lines (median aspect below LINE_ASPECT): the page is
         then detected again turned 90 degrees and, if its lines look more like lines, the orient stage reads the
         longest of them as cut from the page as it lies (`_sideways`). Mostly upright columns (and the stage reads
-        columns): the page stays as it is and those columns are its lines, right to left. Lines on their side that
-        all lie the same way: the page is turned that way. Otherwise it is turned 90 degrees and, like any other
-        page, the orient stage votes over its longest lines, each weighted by its length in line heights: upright
-        or upside down (`_poll`: the longest settle it alone when they agree)."""
+        columns): the page stays as it is and those columns, their pieces joined (`join_column_pieces`), are its
+        lines, right to left. Lines on their side that all lie the same way: the page is turned that way.
+        Otherwise it is turned 90 degrees and, like any other page, the orient stage votes over its longest lines,
+        each weighted by its length in line heights: upright or upside down (`_poll`: the longest settle it alone
+        when they agree)."""
         t0, detect_ms = time.perf_counter(), 0.0
         base, turned = 0, image
         if median_aspect(polygons) < LINE_ASPECT:
@@ -223,7 +224,7 @@ class Pipeline:
 
                 votes = self._sideways(image, unturned(_longest(found)))
                 if self.vertical and votes[0] + votes[180] > votes[90] + votes[270]:
-                    columns = sorted(unturned(found), key=lambda p: -p.bounds[2])
+                    columns = sorted(join_column_pieces(unturned(found)), key=lambda p: -p.bounds[2])
                     return 0, image, columns, (time.perf_counter() - t0) * 1000 - detect_ms
                 base, turned, polygons = 90, sideways, found
                 if votes[270] and not votes[90]:  # every line lying on its side is read once turned 270 degrees

@@ -5,9 +5,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from shapely.geometry import Polygon, box
 
 from pipeline import Pipeline, metrics
-from pipeline.geometry import relay_column, turn, unturn_points
+from pipeline.geometry import join_column_pieces, relay_column, turn, unturn_points
 from pipeline.registry import build
 from tests.fixtures.make_orient_fixtures import CHAR_TEXT, COLUMN_TEXT, LETTER_TEXT, STROKE_TEXT, STROKES_TEXT
 
@@ -178,10 +179,35 @@ def test_a_page_of_vertical_columns_is_read_as_columns(ocr):
     assert found["hmean"] >= 0.6, found
 
 
+def test_a_column_the_detector_splits_where_punctuation_leaves_a_gap_is_read_whole(ocr):
+    """On a page set in columns the detector cuts two columns where a comma, set in its cell's top corner, leaves a
+    gap ("外观漂亮，" / "白色和"); their pieces are joined into one line each."""
+    page = ocr(cv2.imread(str(FIXTURES / "vertical_page.png"))).pages[0]
+    truth = json.loads((FIXTURES / "vertical_page.json").read_text(encoding="utf-8"))["lines"]
+    found = metrics.detection_scores([Polygon(line.points) for line in page.lines],
+                                     [Polygon(t["points"]) for t in truth])
+    assert found["precision"] == found["recall"] == 1.0, found
+    assert any("外观漂亮" in line.text and line.text.endswith("白色和") for line in page.lines)
+
+
+def test_a_columns_commas_are_read_once_moved_to_the_rows_foot(reader):
+    """A vertical column sets "，" and "。" in the top right corner of their cells; re-laid as a row they are moved
+    to its foot, where a row sets them (at the cell's top the comma read as nothing or as a quote mark)."""
+    truth = json.loads((FIXTURES / "column_marks.json").read_text(encoding="utf-8"))["text"]
+    assert reader(cv2.imread(str(FIXTURES / "column_marks.png"))).pages[0].lines[0].text == truth
+
+
+def test_pieces_of_one_column_are_joined_and_columns_in_tiers_are_not():
+    above, below = box(100, 0, 130, 200), box(101, 215, 129, 330)  # a gap of half the column's width
+    tier = box(100, 380, 130, 500)  # 50 px further down: the next tier
+    beside = box(60, 0, 90, 300)  # the next column
+    joined = join_column_pieces([above, below, tier, beside])
+    assert len(joined) == 3
+    assert any(p.bounds == (100, 0, 130, 330) for p in joined)
+
+
 def test_the_longest_lines_settle_the_page_vote_when_they_agree():
     from pipeline.pipeline import PAGE_FIRST, _poll
-
-    from shapely.geometry import box
 
     lines = [box(0, 0, 10 * (20 - i), 10) for i in range(12)]  # longest first
 
