@@ -3,7 +3,8 @@
     python benchmarks/eval_shared.py [--config configs/default.yaml] [--set KEY=VALUE]... [--data ../shared/data]
 
 Crop sets are read with `detect.type=whole` (each crop is one line); page sets with the full pipeline, and again
-as "boxes": their ground-truth lines cut out and read as crops (recognition alone, without detection's errors).
+as "boxes": their ground-truth lines cut out and read as crops (recognition alone, without detection's errors;
+a page's lines together and, as the Pipeline reads them, amid lines when most of them are wide).
 SROIE labels are upper case, so SROIE is compared case-insensitively (DESIGN.md / the data README).
 """
 from __future__ import annotations
@@ -12,8 +13,10 @@ import argparse
 import json
 from pathlib import Path
 
+import numpy as np
+
 from pipeline.evaluate import evaluate_boxes, evaluate_manifest
-from pipeline.pipeline import Pipeline
+from pipeline.pipeline import LINE_ASPECT, Pipeline
 
 SETS = [  # (manifest relative to the data folder, case-insensitive)
     ("sroie_dev/manifest.jsonl", True),
@@ -37,7 +40,9 @@ def main() -> None:
     crops = Pipeline.from_config(args.config, ["detect.type=whole", *args.set])
 
     def read_lines(lines: list) -> list[str]:
-        return [text for text, *_ in crops.read_crops(lines)]
+        # one page's lines, read with the page's context as the Pipeline reads them (a page of lines or not)
+        of_lines = bool(lines) and float(np.median([c.shape[1] / c.shape[0] for c in lines])) >= LINE_ASPECT
+        return [text for text, *_ in crops.read_crops(lines, amid_lines=[of_lines] * len(lines))]
 
     results = []
     for rel, folded in SETS:

@@ -167,6 +167,7 @@ def median_aspect(polygons: list[Polygon]) -> float:
 
 COLUMN_RATIO = 1.5  # a readable crop at least this many times taller than wide is a vertical column
 MARK_SIZE = 0.3  # relay_column: a cell whose ink is at most this share of the column's width each way is a mark
+SHORT_COLUMN = 3.0  # amid a page's lines, a tall crop shorter than this many widths may be a few upright characters
 COLUMN_GAP = 1.0  # join_column_pieces: the widest gap, in column widths, between two pieces of one column
 
 
@@ -206,10 +207,14 @@ def is_column(crop: np.ndarray) -> bool:
     return crop.shape[0] >= COLUMN_RATIO * crop.shape[1]
 
 
-def may_be_one_character(column: np.ndarray) -> bool:
-    """Whether a tall crop's ink is one piece less than 2.5 times the crop's width tall: one tall letter (B in
-    condensed receipt print), a single stroke (1, l or I, whose ink is far narrower than the crop) or a few touching
-    characters of a column; only reading it both ways tells which."""
+def may_be_upright_characters(column: np.ndarray, amid_lines: bool = False) -> bool:
+    """Whether a tall crop may be one or a few characters set upright in a line rather than a column: its ink one
+    piece less than 2.5 times the crop's width tall (one tall letter, B in condensed receipt print; a single stroke,
+    1, l or I, whose ink is far narrower than the crop; or a few touching characters of a column), or, amid a page's
+    lines (`amid_lines`), the crop shorter than SHORT_COLUMN times its width (a lone colon or 0 of a receipt's
+    column); only reading it both ways tells which."""
+    if amid_lines and column.shape[0] < SHORT_COLUMN * column.shape[1]:
+        return True
     cells = _column_cells(_ink(column), split=False)
     return len(cells) == 1 and cells[0][1] - cells[0][0] < 2.5 * column.shape[1]
 

@@ -154,6 +154,7 @@ def end_to_end_cer(pred_lines: list[tuple[Polygon, str]], truth_lines: list[tupl
 # Han ideographs, kana, Hangul syllables, CJK radicals (a regex character class; CJK punctuation left out)
 CJK_LETTERS = ("\u2e80-\u2fdf\u3005-\u3007\u3021-\u3029\u3040-\u30fa\u30fc-\u30ff\u3100-\u312f"
                "\u31a0-\u31bf\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0003134f")
+CJK_LETTER = re.compile(f"[{CJK_LETTERS}]")
 _TOKEN = re.compile(rf"[{CJK_LETTERS}]|(?:(?![{CJK_LETTERS}])[^\W_])+")
 
 

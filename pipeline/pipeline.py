@@ -4,16 +4,17 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 from shapely.geometry import Polygon
 
 from pipeline.config import load_config
 from pipeline.document import Document, Line, Page
-from pipeline.geometry import (is_column, join_column_pieces, may_be_one_character, median_aspect, order_quad,
+from pipeline.geometry import (is_column, join_column_pieces, may_be_upright_characters, median_aspect, order_quad,
                                polygon_quad, quad_size, rectify, relay_column, turn, unturn_points)
 from pipeline.imageio import InputError, load_pages
+from pipeline.metrics import CJK_LETTER
 from pipeline.registry import build
 
 Source = Any  # a path, bytes, a numpy array or a PIL image
@@ -75,6 +76,19 @@ def _voters(image: np.ndarray, lines: list[Polygon]) -> tuple[list[np.ndarray], 
     return [rectify(image, quad) for quad, _ in middles], [min(8.0, length) for _, length in middles]
 
 
+def _keeps_second(first: tuple[str, float], first_column: bool, second: tuple[str, float], second_column: bool
+                  ) -> bool:
+    """Whether a crop's second reading replaces its first ((text, confidence) each; `*_column`: read re-laid as a
+    column). A column against a line: the column only with a CJK letter in it and more confidence, or over a line
+    read as nothing (re-laying is for Chinese columns: a lone 1, 0 or colon re-laid reads as confident bits of
+    strokes); otherwise the more confident reading."""
+    if first_column != second_column:
+        column, line = (second, first) if second_column else (first, second)
+        column_wins = not line[0] or (CJK_LETTER.search(column[0]) is not None and column[1] > line[1])
+        return column_wins == second_column
+    return second[1] > first[1]
+
+
 class Pipeline:
     """Holds one predictor per stage kind, built once from a config; call it on an input to get a Document."""
 
@@ -132,15 +146,17 @@ class Pipeline:
                 doc.pages.append(page)
                 pages.append((doc, page, image))
 
-        lines, crops, owners = [], [], []
+        lines, crops, owners, amid = [], [], [], []
         for doc, page, image in pages:
             t0 = time.perf_counter()
             polygons, page_ms = self.detect(image), 0.0
             if self.page_orient and len(polygons) >= PAGE_MIN_LINES:
                 page.rotation, image, polygons, page_ms = self._turn_page(image, polygons)
                 doc.timings_ms["orient"] = doc.timings_ms.get("orient", 0.0) + page_ms
+            of_lines = median_aspect(polygons) >= LINE_ASPECT
             for polygon in polygons:
                 crops.append(rectify(image, polygon))
+                amid.append(of_lines)
                 if page.rotation:
                     polygon = Polygon(unturn_points(polygon.exterior.coords[:-1], page.rotation, page.width, page.height))
                 lines.append((page, Line(polygon=polygon)))
@@ -148,7 +164,7 @@ class Pipeline:
             doc.timings_ms["detect"] = doc.timings_ms.get("detect", 0.0) + (time.perf_counter() - t0) * 1000 - page_ms
 
         if crops:
-            read = self.read_crops(crops, lambda stage, ms: self._share_time(stage, ms, owners, docs))
+            read = self.read_crops(crops, lambda stage, ms: self._share_time(stage, ms, owners, docs), amid)
             for (page, line), (text, conf, angle, column) in zip(lines, read):
                 if text.strip():
                     line.text, line.confidence, line.vertical = text, conf, column
@@ -161,15 +177,18 @@ class Pipeline:
                 doc.timings_ms["total"] = sum(doc.timings_ms.values())
         return docs
 
-    def read_crops(self, crops: list[np.ndarray], clock: Callable[[str, float], None] | None = None
-                   ) -> list[tuple[str, float, int, bool]]:
+    def read_crops(self, crops: list[np.ndarray], clock: Callable[[str, float], None] | None = None,
+                   amid_lines: Sequence[bool] | None = None) -> list[tuple[str, float, int, bool]]:
         """Line crops -> (text, confidence, angle, vertical) for each: turned the way the orient stage says, read
         as a column (re-laid into a row) when tall, recognized and decoded together. Four kinds of crop are read a
-        second way and the more confident reading kept: a tall crop whose ink may be a single character, also as it
-        is; a tall crop the orient stage turned on its side (a line lying on its side, or a column it mistook for
-        one), also as an upright column; a crop taller than wide but short of a column (two stacked characters in a
-        loose box, or one letter), also re-laid as a column; a crop the orient stage turned upside down, also as it
-        lies (the recognizer confirms the classifier's turn). `clock(stage, ms)` is told the time each stage took."""
+        second way and the likelier reading kept (`_keeps_second`): a tall crop that may be a few upright characters
+        (`may_be_upright_characters`), also as it is; a tall crop the orient stage turned on its side (a line lying
+        on its side, or a column it mistook for one), also as an upright column; a crop taller than wide but short
+        of a column (two stacked characters in a loose box, or one letter), also re-laid as a column; a crop the
+        orient stage turned upside down, also as it lies (the recognizer confirms the classifier's turn).
+        `amid_lines` tells, for each crop, whether it was cut from a page of lines (upright, most of its lines
+        wide): there a tall crop that may be a few upright characters is never turned on its side, and a short one
+        is also read as it is. `clock(stage, ms)` is told the time each stage took."""
         def timed(stage: str, fn, *args):
             t0 = time.perf_counter()
             out = fn(*args)
@@ -177,12 +196,15 @@ class Pipeline:
                 clock(stage, (time.perf_counter() - t0) * 1000)
             return out
 
+        amid = list(amid_lines) if amid_lines is not None else [False] * len(crops)
         angles = list(timed("orient", self.orient, crops))
+        angles = [0 if a in (90, 270) and m and is_column(c) and may_be_upright_characters(c, m) else a
+                  for c, a, m in zip(crops, angles, amid)]
         turned = [turn(c, a) for c, a in zip(crops, angles)]
         vertical = [self.vertical and is_column(c) for c in turned]
-        # second readings: (crop index, image to read, vertical and angle if that reading is the more confident)
+        # second readings: (crop index, image to read, vertical and angle if that reading is kept)
         second = [(i, turned[i], False, angles[i]) for i, v in enumerate(vertical)
-                  if v and may_be_one_character(turned[i])]
+                  if v and may_be_upright_characters(turned[i], amid[i])]
         second += [(i, relay_column(c), True, 0) for i, (c, a) in enumerate(zip(crops, angles))
                    if self.vertical and a in (90, 270) and is_column(c)]
         second += [(i, relay_column(c), True, angles[i]) for i, (c, v) in enumerate(zip(turned, vertical))
@@ -193,7 +215,7 @@ class Pipeline:
         log_probs = timed("recognize", self.recognize, reads)
         results = list(timed("decode", self.decode, log_probs))
         for (i, _, column, angle), other in zip(second, results[len(crops):]):
-            if other[1] > results[i][1]:
+            if _keeps_second(results[i], vertical[i], other, column):
                 results[i], vertical[i], angles[i] = other, column, angle
         return [(text, conf, int(angle), column) for (text, conf), angle, column in zip(results, angles, vertical)]
 

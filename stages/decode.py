@@ -1,12 +1,10 @@
 """Decoding stages: CTC log-probs [frames, classes] per line -> (text, confidence)."""
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
 from lm.tokens import ctc_labels, label_text
-from pipeline.metrics import CJK_LETTERS
+from pipeline.metrics import CJK_LETTER
 from pipeline.registry import register
 
 
@@ -25,7 +23,6 @@ def allowed_mask(charset: list[str], allowed_chars: str | None) -> np.ndarray | 
 
 FULL_WIDTH_PUNCTUATION = {"，": ",", "。": ".", "；": ";", "：": ":", "？": "?", "！": "!", "（": "(", "）": ")", "％": "%",
                           "～": "~"}
-CJK_LETTER = re.compile(f"[{CJK_LETTERS}]")
 
 
 def punctuation_table(latin_punctuation: bool, allowed_chars: str | None) -> dict[int, str]:

@@ -10,7 +10,8 @@ from shapely.geometry import Polygon, box
 from pipeline import Pipeline, metrics
 from pipeline.geometry import join_column_pieces, relay_column, turn, unturn_points
 from pipeline.registry import build
-from tests.fixtures.make_orient_fixtures import CHAR_TEXT, COLUMN_TEXT, LETTER_TEXT, STROKE_TEXT, STROKES_TEXT
+from tests.fixtures.make_orient_fixtures import (CHAR_TEXT, COLON_TEXT, COLUMN_TEXT, EIGHT_TEXT, LETTER_TEXT, STROKE_TEXT,
+                                                 STROKES_TEXT)
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 LINE = cv2.imread(str(FIXTURES / "orient_line.png"))
@@ -19,6 +20,8 @@ STROKES = cv2.imread(str(FIXTURES / "orient_strokes.png"))
 CHAR = cv2.imread(str(FIXTURES / "orient_char.png"))
 LETTER = cv2.imread(str(FIXTURES / "orient_letter.png"))
 STROKE = cv2.imread(str(FIXTURES / "orient_stroke.png"))
+COLON = cv2.imread(str(FIXTURES / "orient_colon.png"))
+EIGHT = cv2.imread(str(FIXTURES / "orient_eight.png"))
 PAGE = cv2.imread(str(FIXTURES / "page_zh_en.png"))
 
 
@@ -71,6 +74,41 @@ def test_a_single_stroke_on_a_tall_tight_crop_is_also_read_as_it_is(reader):
     assert STROKE.shape[0] >= 1.5 * STROKE.shape[1]
     line = reader(STROKE).pages[0].lines[0]
     assert (line.text, line.vertical) == (STROKE_TEXT, False)
+
+
+def test_amid_a_pages_lines_a_lone_colon_or_digit_on_a_tall_crop_is_read_upright(reader):
+    """On a receipt a lone ":" or "8" boxed apart is a tall crop: alone it may be a column (the colon's dots re-laid
+    read ".."), or a line on its side (the 8 was turned and read "Qo"); amid a page's lines it is read as it is."""
+    assert min(COLON.shape[0] / COLON.shape[1], EIGHT.shape[0] / EIGHT.shape[1]) >= 1.5
+    read = reader.read_crops([COLON, EIGHT], amid_lines=[True, True])
+    assert [(text, angle, column) for text, _, angle, column in read] == [(COLON_TEXT, 0, False), (EIGHT_TEXT, 0, False)]
+
+
+def test_the_pipeline_tells_which_crops_come_from_a_page_of_lines(ocr, monkeypatch):
+    told = []
+    read_crops = Pipeline.read_crops
+
+    def spy(self, crops, clock=None, amid_lines=None):
+        told.append(list(amid_lines))
+        return read_crops(self, crops, clock, amid_lines)
+
+    monkeypatch.setattr(Pipeline, "read_crops", spy)
+    ocr(PAGE)
+    ocr(cv2.imread(str(FIXTURES / "vertical_page.png")))
+    assert told[0] and all(told[0])
+    assert told[1] and not any(told[1])
+
+
+def test_a_column_reading_is_kept_over_a_line_reading_only_with_a_cjk_letter_and_more_confidence():
+    from pipeline.pipeline import _keeps_second
+
+    line, column = ("1", 0.9), ("4.3", 0.95)
+    assert not _keeps_second(line, False, column, True)  # bits of strokes, however confident
+    assert _keeps_second(column, True, line, False)
+    assert _keeps_second(("的", 0.9), False, ("明的", 0.95), True)
+    assert not _keeps_second(("的", 0.99), False, ("明的", 0.95), True)
+    assert _keeps_second(("", 0.0), False, ("64", 0.5), True)  # over a line read as nothing
+    assert _keeps_second(("ab", 0.5), False, ("ab", 0.6), False)  # two lines (or two columns): the more confident
 
 
 def test_a_vertical_column_is_read_top_to_bottom(reader):
