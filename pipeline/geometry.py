@@ -288,7 +288,7 @@ def relay_column(crop: np.ndarray) -> np.ndarray:
     plus a margin (narrow digits do not leave gaps that read as spaces), is centred vertically on the height of the
     column's width (or the tallest cell), and the cells are put side by side, left to right. A mark (ink within
     MARK_SIZE of the column's width each way: ，。、 set in the top corner of their cells, as columns set them) is
-    moved to the foot of the row, where rows set it."""
+    moved to the foot of the row, where rows set it, unless every cell is a mark (a lone colon)."""
     ink = _ink(crop)
     cells = _column_cells(ink)
     h, w = ink.shape
@@ -305,7 +305,7 @@ def relay_column(crop: np.ndarray) -> np.ndarray:
     for (y0, y1), (rows, cols), mark in zip(spans, inks, marks):
         x0, x1 = (max(0, cols[0] - margin), min(w, cols[-1] + 1 + margin)) if len(cols) else (0, w)
         top = (side - (y1 - y0)) // 2
-        if mark and not all(marks):  # marks alone (a lone colon) are not moved
+        if mark and not all(marks):
             y0, y1 = y0 + rows[0], y0 + rows[-1] + 1
             top = max(0, side - margin - (y1 - y0))
         piece = np.empty((side, x1 - x0) + crop.shape[2:], crop.dtype)
