@@ -174,32 +174,51 @@ COLUMN_GAP = 1.0  # join_column_pieces: the widest gap, in column widths, betwee
 def join_column_pieces(columns: list[Polygon]) -> list[Polygon]:
     """Regions of a page set in vertical columns with the pieces of each column joined into one: a detector splits a
     column where punctuation (set in a corner of its cell) or a space leaves a gap. Two regions are pieces of one
-    column (`_one_column`) when they share at least half the narrower one's width, the narrower is at least 0.6
-    times as wide as the other and the gap between them is at most COLUMN_GAP times the wider one's width (columns
-    stacked in tiers are set further apart); they become their minimum-area rectangle."""
-    boxes = list(columns)
-    bounds = [p.bounds for p in boxes]
+    column (`_one_column`) when the narrower is at least 0.6 times as wide as the other and their minimum-area
+    rectangle together is no wider than the wider one plus half the narrower (they share at least half its width,
+    along the column's own axis, so that a page photographed aslant keeps its columns apart) and no longer than both
+    plus COLUMN_GAP times the wider one's width (columns stacked in tiers are set further apart); they become that
+    rectangle."""
+    regions = [_region(p) for p in columns]
     i = 0
-    while i < len(boxes):
-        j = next((j for j in range(len(boxes)) if j != i and _one_column(bounds[i], bounds[j])), None)
-        if j is None:
+    while i < len(regions):
+        for j in range(len(regions)):
+            joined = _one_column(regions[i], regions[j]) if j != i else None
+            if joined is not None:
+                break
+        else:
             i += 1
             continue
         keep, drop = min(i, j), max(i, j)
-        both = boxes[keep].union(boxes[drop]).minimum_rotated_rectangle
-        boxes[keep] = Polygon(order_quad(both.exterior.coords[:-1]))
-        bounds[keep] = boxes[keep].bounds
-        del boxes[drop], bounds[drop]
+        regions[keep] = _region(joined)
+        del regions[drop]
         i = keep  # the joined column is compared with every other region again
-    return boxes
+    return [region[0] for region in regions]
 
 
-def _one_column(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
-    """Whether two regions' bounds (x0, y0, x1, y1) are pieces of one vertical column (see join_column_pieces)."""
-    narrow, wide = sorted((a[2] - a[0], b[2] - b[0]))
-    shared = min(a[2], b[2]) - max(a[0], b[0])
-    gap = max(a[1], b[1]) - min(a[3], b[3])
-    return shared >= 0.5 * narrow and narrow >= 0.6 * wide and gap <= COLUMN_GAP * wide
+Region = tuple[Polygon, float, float, tuple[float, float, float, float]]  # polygon, width, length, bounds
+
+
+def _region(polygon: Polygon) -> Region:
+    """A region with the short and long sides of its minimum-area rectangle and its bounds."""
+    w, h = quad_size(polygon_quad(polygon))
+    return polygon, min(w, h), max(w, h), polygon.bounds
+
+
+def _one_column(a: Region, b: Region) -> Polygon | None:
+    """Two regions joined into one column (their minimum-area rectangle), or None when they are not pieces of one
+    column (see join_column_pieces)."""
+    narrow, wide = sorted((a[1], b[1]))
+    (ax0, ay0, ax1, ay1), (bx0, by0, bx1, by1) = a[3], b[3]
+    reach = COLUMN_GAP * wide
+    if (narrow < 0.6 * wide or max(ax0, bx0) - min(ax1, bx1) > reach or max(ay0, by0) - min(ay1, by1) > reach
+            or a[0].distance(b[0]) > reach):
+        return None
+    both = Polygon(order_quad(a[0].union(b[0]).minimum_rotated_rectangle.exterior.coords[:-1]))
+    _, width, length, _ = _region(both)
+    if width > wide + 0.5 * narrow or length > a[2] + b[2] + reach:
+        return None
+    return both
 
 
 def is_column(crop: np.ndarray) -> bool:

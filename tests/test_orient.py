@@ -5,6 +5,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from shapely.affinity import rotate
 from shapely.geometry import Polygon, box
 
 from pipeline import Pipeline, metrics
@@ -242,6 +243,11 @@ def test_pieces_of_one_column_are_joined_and_columns_in_tiers_are_not():
     joined = join_column_pieces([above, below, tier, beside])
     assert len(joined) == 3
     assert any(p.bounds == (100, 0, 130, 330) for p in joined)
+    # a page photographed aslant: neighbouring columns' bounding boxes overlap, their own axes do not
+    aslant = [rotate(box(100 + 40 * k, 0, 130 + 40 * k, 600), 8, origin=(300, 300)) for k in range(4)]
+    assert len(join_column_pieces(aslant)) == 4
+    pieces = [rotate(p, 8, origin=(300, 300)) for p in (box(100, 0, 130, 280), box(101, 295, 129, 600))]
+    assert len(join_column_pieces(pieces)) == 1
 
 
 def test_the_longest_lines_settle_the_page_vote_when_they_agree():
