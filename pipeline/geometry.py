@@ -171,6 +171,9 @@ SHORT_COLUMN = 3.0  # amid a page's lines, a tall crop shorter than this many wi
 COLUMN_GAP = 1.0  # join_column_pieces: the widest gap, in column widths, between two pieces of one column
 
 
+Region = tuple[Polygon, float, float, tuple[float, float, float, float]]  # polygon, width, length, bounds
+
+
 def join_column_pieces(columns: list[Polygon]) -> list[Polygon]:
     """Regions of a page set in vertical columns with the pieces of each column joined into one: a detector splits a
     column where punctuation (set in a corner of its cell) or a space leaves a gap. Two regions are pieces of one
@@ -196,11 +199,8 @@ def join_column_pieces(columns: list[Polygon]) -> list[Polygon]:
     return [region[0] for region in regions]
 
 
-Region = tuple[Polygon, float, float, tuple[float, float, float, float]]  # polygon, width, length, bounds
-
-
 def _region(polygon: Polygon) -> Region:
-    """A region with the short and long sides of its minimum-area rectangle and its bounds."""
+    """A region with the short and long sides of its quadrilateral (`polygon_quad`) and its bounds."""
     w, h = quad_size(polygon_quad(polygon))
     return polygon, min(w, h), max(w, h), polygon.bounds
 
@@ -214,7 +214,10 @@ def _one_column(a: Region, b: Region) -> Polygon | None:
     if (narrow < 0.6 * wide or max(ax0, bx0) - min(ax1, bx1) > reach or max(ay0, by0) - min(ay1, by1) > reach
             or a[0].distance(b[0]) > reach):
         return None
-    both = Polygon(order_quad(a[0].union(b[0]).minimum_rotated_rectangle.exterior.coords[:-1]))
+    rect = a[0].union(b[0]).minimum_rotated_rectangle
+    if rect.geom_type != "Polygon":  # degenerate regions (a point or a segment)
+        return None
+    both = Polygon(order_quad(rect.exterior.coords[:-1]))
     _, width, length, _ = _region(both)
     if width > wide + 0.5 * narrow or length > a[2] + b[2] + reach:
         return None
