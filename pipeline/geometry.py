@@ -211,8 +211,7 @@ def _one_column(a: Region, b: Region) -> Polygon | None:
     narrow, wide = sorted((a[1], b[1]))
     (ax0, ay0, ax1, ay1), (bx0, by0, bx1, by1) = a[3], b[3]
     reach = COLUMN_GAP * wide
-    if (narrow < 0.6 * wide or max(ax0, bx0) - min(ax1, bx1) > reach or max(ay0, by0) - min(ay1, by1) > reach
-            or a[0].distance(b[0]) > reach):
+    if narrow < 0.6 * wide or max(ax0, bx0) - min(ax1, bx1) > reach or max(ay0, by0) - min(ay1, by1) > reach:
         return None
     rect = a[0].union(b[0]).minimum_rotated_rectangle
     if rect.geom_type != "Polygon":  # degenerate regions (a point or a segment)
