@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.evaluate import evaluate_boxes, evaluate_manifest
-from pipeline.pipeline import LINE_ASPECT, Pipeline
+from pipeline.geometry import LINE_ASPECT
+from pipeline.pipeline import Pipeline
 
 SETS = [  # (manifest relative to the data folder, case-insensitive)
     ("sroie_dev/manifest.jsonl", True),

@@ -156,6 +156,9 @@ def unturn_points(points: np.ndarray, angle: int, width: int, height: int) -> np
     return p
 
 
+LINE_ASPECT = 3.0  # a line of text is at least this many times as long as high (a page of lines: its median)
+
+
 def median_aspect(polygons: list[Polygon]) -> float:
     """Median width / height of the polygons' bounding boxes (text lines are wide: about 3 or more on a page read
     the right way up, under 2 when the page lies on its side and the detector finds bits of lines)."""

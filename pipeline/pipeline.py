@@ -11,8 +11,8 @@ from shapely.geometry import Polygon
 
 from pipeline.config import load_config
 from pipeline.document import Document, Line, Page
-from pipeline.geometry import (is_column, join_column_pieces, may_be_upright_characters, median_aspect, order_quad,
-                               polygon_quad, quad_size, rectify, relay_column, turn, unturn_points)
+from pipeline.geometry import (LINE_ASPECT, is_column, join_column_pieces, may_be_upright_characters, median_aspect,
+                               order_quad, polygon_quad, quad_size, rectify, relay_column, turn, unturn_points)
 from pipeline.imageio import InputError, load_pages
 from pipeline.metrics import CJK_LETTER
 from pipeline.registry import build
@@ -22,7 +22,6 @@ PAGE_SAMPLE = 12  # lines voting on a page's orientation
 PAGE_FIRST = 4  # the longest lines, which end the vote when (all but one at most) they agree
 PAGE_VOTE_SPAN = 8.0  # a voting line (or column) shows the orient stage at most this many line heights, its middle
 PAGE_MIN_LINES = 3  # fewer lines (e.g. one crop read whole) are left to the orient stage alone
-LINE_ASPECT = 3.0  # median width / height of a page's lines below which the page may lie on its side
 
 
 def source_name(source: Source, index: int | None = None) -> str:

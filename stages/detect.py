@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 from shapely.geometry import Polygon
 
-from pipeline.geometry import rotation_matrix, trim_to_ink
+from pipeline.geometry import LINE_ASPECT, rotation_matrix, trim_to_ink
 from pipeline.registry import register
 from pipeline.resources import onnx_session, resolve_path
 
@@ -598,6 +598,7 @@ def _split_at_gaps(start: np.ndarray, end: np.ndarray, min_gap: float, widest_on
 
 
 SHORT_ASPECT = 1.5  # db_boxes: a box no longer than this times its height holds one character or a few
+SNAP_MIN_LINES = 5  # db_boxes: lines that set the page's angle for its short boxes (fewer: a photo, left as found)
 
 
 def db_boxes(prob: np.ndarray, thresh: float = 0.3, box_thresh: float = 0.6, unclip_ratio: float = 1.5,
@@ -609,7 +610,10 @@ def db_boxes(prob: np.ndarray, thresh: float = 0.3, box_thresh: float = 0.6, unc
     the mean probability over the region (kept when >= `box_thresh`), grown back by the DB offset
     D = area x unclip_ratio / perimeter (shapely buffer with mitred corners) and boxed again; a grown box no longer
     than SHORT_ASPECT times its height (a single character, a short number) is grown from its kernel again by
-    `unclip_ratio_short` when given. Boxes whose shorter side is below `min_size` (before growing) or
+    `unclip_ratio_short` when given, from its region's bounding rectangle at the page's line angle (the
+    length-weighted median angle of the boxes at least LINE_ASPECT times as long as high) when there are
+    SNAP_MIN_LINES such lines: a narrow region's minimum-area rectangle may lie at any angle (a slanted "1" boxed as
+    a diamond, cut out and read turned). Boxes whose shorter side is below `min_size` (before growing) or
     `min_size + 2` (after) are dropped; at most `max_candidates` regions, the largest first, are considered.
     """
     bitmap = (prob > thresh).astype(np.uint8)
@@ -622,11 +626,13 @@ def db_boxes(prob: np.ndarray, thresh: float = 0.3, box_thresh: float = 0.6, unc
     candidates = candidates[np.argsort(-stats[candidates, 4], kind="stable")][:max_candidates]
     h, w = prob.shape
     out = []
+    short_outlines: dict[int, np.ndarray] = {}  # index in `out` -> the short box's region outline
     for i in sorted(candidates.tolist()):
         x, y, bw, bh = stats[i, :4]
         region = (labels[y:y + bh, x:x + bw] == i).astype(np.uint8)
         outline = cv2.findContours(region, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)[0]
-        rect = cv2.minAreaRect((np.concatenate(outline).reshape(-1, 2) + (x, y)).astype(np.float32))
+        points = (np.concatenate(outline).reshape(-1, 2) + (x, y)).astype(np.float32)
+        rect = cv2.minAreaRect(points)
         # pixel centres span one pixel less than the region they cover
         rect = (rect[0], (rect[1][0] + 1, rect[1][1] + 1), rect[2])
         if min(rect[1]) < min_size:
@@ -639,15 +645,49 @@ def db_boxes(prob: np.ndarray, thresh: float = 0.3, box_thresh: float = 0.6, unc
         if unclip_ratio_short is not None and max(rect[1]) <= SHORT_ASPECT * min(rect[1]):
             grown = kernel.buffer(kernel.area * unclip_ratio_short / kernel.length, join_style="mitre")
             rect = cv2.minAreaRect(np.asarray(grown.exterior.coords, np.float32))
+            short_outlines[len(out)] = points
         if min(rect[1]) < min_size + 2:
+            short_outlines.pop(len(out), None)
             continue
         out.append((cv2.boxPoints(rect), float(scores[i])))
     if not out:
         return []
+    angle = _line_angle([q for q, _ in out]) if short_outlines else None
+    if angle is not None:
+        for k, points in short_outlines.items():
+            kernel = _rectangle_at(points, angle)
+            grown = kernel.buffer(kernel.area * unclip_ratio_short / kernel.length, join_style="mitre")
+            out[k] = (cv2.boxPoints(cv2.minAreaRect(np.asarray(grown.exterior.coords, np.float32))), out[k][1])
     quads = _order_quads(np.stack([q for q, _ in out]))
     quads[..., 0] = np.clip(quads[..., 0], 0, w)
     quads[..., 1] = np.clip(quads[..., 1], 0, h)
     return [(q, score) for q, (_, score) in zip(quads, out)]
+
+
+def _line_angle(quads: list[np.ndarray]) -> float | None:
+    """The page's line angle in radians (-pi/2 to pi/2, image axes): the median, weighted by length, of the long
+    sides of the boxes at least LINE_ASPECT times as long as high; None with fewer than SNAP_MIN_LINES of them."""
+    angles, lengths = [], []
+    for q in quads:
+        a, b = q[1] - q[0], q[2] - q[1]
+        long, short = (a, b) if np.hypot(*a) >= np.hypot(*b) else (b, a)
+        if np.hypot(*long) >= LINE_ASPECT * np.hypot(*short):
+            angles.append((math.atan2(long[1], long[0]) + math.pi / 2) % math.pi - math.pi / 2)
+            lengths.append(float(np.hypot(*long)))
+    if len(angles) < SNAP_MIN_LINES:
+        return None
+    order = np.argsort(angles)
+    cumulative = np.cumsum(np.asarray(lengths)[order])
+    return float(np.asarray(angles)[order][np.searchsorted(cumulative, cumulative[-1] / 2)])
+
+
+def _rectangle_at(points: np.ndarray, angle: float) -> Polygon:
+    """The smallest rectangle with sides at `angle` (radians) holding the pixels whose centres are `points`."""
+    c, s = math.cos(angle), math.sin(angle)
+    along = np.array([[c, s], [-s, c]])  # image -> the rectangle's axes
+    p = points.astype(np.float64) @ along.T
+    (x0, y0), (x1, y1) = p.min(axis=0) - 0.5, p.max(axis=0) + 0.5
+    return Polygon(np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]]) @ along)
 
 
 def _order_quads(quads: np.ndarray) -> np.ndarray:

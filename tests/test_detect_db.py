@@ -80,6 +80,25 @@ def test_a_short_box_grows_by_its_own_ratio_and_a_line_does_not():
     assert np.allclose(a, b)
 
 
+@pytest.mark.parametrize("lines, snapped", [(5, True), (4, False)])
+def test_a_slanted_short_box_is_boxed_at_the_pages_line_angle(lines, snapped):
+    """A slanted "1" (its kernel a short stroke 30 degrees from upright) among a page's lines is boxed upright like
+    them, not as a diamond along the stroke; with fewer than SNAP_MIN_LINES lines (a photo) it keeps its own angle."""
+    prob = bars((400, 500), [(20, 20 + 40 * k, 480, 32 + 40 * k) for k in range(lines)])
+    corners = cv2.boxPoints(((302, 326), (5, 9), 30))
+    cv2.fillPoly(prob, [corners.round().astype(np.int32)], 0.9)
+    stroke = Polygon(corners)
+    found = db_boxes(prob, unclip_ratio=1.5, unclip_ratio_short=1.0)
+    assert len(found) == lines + 1
+    quad = next(q for q, _ in found if Polygon(q).intersects(stroke))
+    width, height = quad_size(order_quad(quad))
+    assert max(width, height) <= 1.5 * min(width, height)  # a short box
+    edges = np.diff(np.vstack([quad, quad[:1]]), axis=0)
+    upright = np.all(np.isclose(edges, 0, atol=1e-3).any(axis=1))  # every side horizontal or vertical
+    assert upright == snapped
+    assert Polygon(quad).buffer(1).contains(Polygon(quad).intersection(stroke))
+
+
 def test_weak_and_tiny_regions_are_dropped():
     prob = bars((100, 300), [(10, 10, 200, 20)], value=0.4) + bars((100, 300), [(10, 60, 12, 62)], value=0.9)
     assert db_boxes(prob, thresh=0.3, box_thresh=0.6) == []
