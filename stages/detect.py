@@ -676,9 +676,7 @@ def _line_angle(quads: list[np.ndarray]) -> float | None:
             lengths.append(float(np.hypot(*long)))
     if len(angles) < SNAP_MIN_LINES:
         return None
-    order = np.argsort(angles)
-    cumulative = np.cumsum(np.asarray(lengths)[order])
-    return float(np.asarray(angles)[order][np.searchsorted(cumulative, cumulative[-1] / 2)])
+    return _weighted_median(np.asarray(angles), np.asarray(lengths))
 
 
 def _rectangle_at(points: np.ndarray, angle: float) -> Polygon:
