@@ -119,6 +119,48 @@ def trim_to_ink(image: np.ndarray, quad: np.ndarray) -> np.ndarray:
     return np.array([tl + (tr - tl) * start, tl + (tr - tl) * end, bl + (br - bl) * end, bl + (br - bl) * start])
 
 
+SPLIT_MIN_ASPECT = 2.0  # split_at_gaps: shorter boxes are left whole
+SPLIT_MIN_PIECE = 0.5  # split_at_gaps: each piece holds ink at least this many ink heights long
+SPLIT_MARK = 0.35  # split_at_gaps: no cut right after ink at most this many ink heights wide (a mark: ：，) 1)
+
+
+def split_at_gaps(image: np.ndarray, quad: np.ndarray, gap: float) -> list[np.ndarray]:
+    """A line quad (ordered) cut in the middle of each run of inkless pixel columns at least `gap` times its ink's
+    height wide: the fields of a receipt's row (a label and its value, the columns of an item line) set well apart,
+    which the detector boxes as one line. No cut is made right after a narrow piece of ink (SPLIT_MARK: a colon, a
+    comma or a bracket; full-width ones, ：，）, leave most of their em blank after the ink), nor where a piece on
+    either side would hold ink shorter than SPLIT_MIN_PIECE ink heights (a stray mark is not a field). A quad shorter
+    than SPLIT_MIN_ASPECT times its height, one without ink or one whose ink is not clearly a minority of its pixels
+    (as `trim_to_ink`) is returned whole, in a list of one."""
+    quad = order_quad(quad)
+    width, height = quad_size(quad)
+    if width < SPLIT_MIN_ASPECT * height or height < 4:
+        return [quad]
+    ink = _ink(rectify(image, quad))
+    columns = np.flatnonzero(ink.sum(axis=0) >= max(1.0, TRIM_INK * ink.shape[0]))
+    if len(columns) < 2 or ink.mean() > TRIM_MAX_INK:
+        return [quad]
+    per_row = ink.sum(axis=1)
+    rows = np.flatnonzero(per_row >= max(1.0, 0.02 * per_row.max()))
+    ink_h = rows[-1] + 1 - rows[0]
+    breaks = np.flatnonzero(np.diff(columns) > 1)  # runs of ink columns: [starts[k], ends[k])
+    starts, ends = np.r_[columns[0], columns[breaks + 1]], np.r_[columns[breaks] + 1, columns[-1] + 1]
+    gaps = [(ends[k], starts[k + 1]) for k in range(len(breaks))
+            if starts[k + 1] - ends[k] >= gap * ink_h and ends[k] - starts[k] > SPLIT_MARK * ink_h]
+    cuts, start = [], starts[0]
+    for k, (a, b) in enumerate(gaps):
+        end = gaps[k + 1][0] if k + 1 < len(gaps) else ends[-1]
+        if a - start >= SPLIT_MIN_PIECE * ink_h and end - b >= SPLIT_MIN_PIECE * ink_h:
+            cuts.append((a + b) / 2 / ink.shape[1])
+            start = b
+    if not cuts:
+        return [quad]
+    tl, tr, br, bl = quad
+    ends_at = [0.0, *cuts, 1.0]
+    return [np.array([tl + (tr - tl) * s, tl + (tr - tl) * e, bl + (br - bl) * e, bl + (br - bl) * s])
+            for s, e in zip(ends_at, ends_at[1:])]
+
+
 def quad_to_polygon(quad) -> Polygon:
     return Polygon([(float(x), float(y)) for x, y in np.asarray(quad).reshape(-1, 2)])
 

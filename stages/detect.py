@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 from shapely.geometry import Polygon
 
-from pipeline.geometry import LINE_ASPECT, rotation_matrix, trim_to_ink
+from pipeline.geometry import LINE_ASPECT, rotation_matrix, split_at_gaps, trim_to_ink
 from pipeline.registry import register
 from pipeline.resources import onnx_session, resolve_path
 
@@ -711,18 +711,21 @@ class DBDetector:
     back to the original image and put in reading order (columns left to right, rows top to bottom). Small text (screenshots): when the
     median box found is under `text_height` pixels high in the network's input, the page is detected again enlarged
     so that it reaches `text_height` (never past `max_side`; only when that enlarges it 1.2 times or more); 0 turns
-    this off. `trim`: the two ends of a short field's box are moved in to the ink it holds, where the grown kernel
-    reaches past its first and last characters (`pipeline.geometry.trim_to_ink`; lines keep their ends).
+    this off. `split_gap`: a box is cut at each inkless gap at least this many times its ink's height wide (the
+    fields of a receipt's row set well apart, `pipeline.geometry.split_at_gaps`); 0 turns this off. `trim`: the two
+    ends of a short field's box are moved in to the ink it holds, where the grown kernel reaches past its first and
+    last characters (`pipeline.geometry.trim_to_ink`; lines keep their ends).
     """
 
     def __init__(self, weights: str = "models/weights/db_lite.onnx", max_side: int = 1280, min_side: int = 256,
                  thresh: float = 0.3, box_thresh: float = 0.6, unclip_ratio: float = 1.5,
                  unclip_ratio_short: float = 1.0, min_size: float = 3.0, text_height: float = 24.0,
-                 trim: bool = True, threads: int = 2) -> None:
+                 split_gap: float = 1.2, trim: bool = True, threads: int = 2) -> None:
         for name, value, lo, hi in (("thresh", thresh, 0.0, 1.0), ("box_thresh", box_thresh, 0.0, 1.0),
                                     ("unclip_ratio", unclip_ratio, 0.0, 10.0),
                                     ("unclip_ratio_short", unclip_ratio_short, 0.0, 10.0),
-                                    ("min_size", min_size, 0.0, 1000.0), ("text_height", text_height, 0.0, 1000.0)):
+                                    ("min_size", min_size, 0.0, 1000.0), ("text_height", text_height, 0.0, 1000.0),
+                                    ("split_gap", split_gap, 0.0, 100.0)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
                 raise ValueError(f"{name}: {value!r} is out of range; allowed [{lo}, {hi}]")
         for name, value in (("max_side", max_side), ("min_side", min_side)):
@@ -736,7 +739,7 @@ class DBDetector:
         self.max_side, self.min_side = max_side, min_side
         self.thresh, self.box_thresh, self.unclip_ratio, self.min_size = thresh, box_thresh, unclip_ratio, min_size
         self.unclip_ratio_short = unclip_ratio_short
-        self.text_height, self.trim = float(text_height), trim
+        self.text_height, self.split_gap, self.trim = float(text_height), float(split_gap), trim
         self.session = onnx_session(path, threads)
         self.input = self.session.get_inputs()[0].name
 
@@ -783,6 +786,8 @@ class DBDetector:
         quads = np.stack([q for q, _ in found]).astype(np.float64)
         quads[..., 0] = np.clip(quads[..., 0] * W / w, 0, W)
         quads[..., 1] = np.clip(quads[..., 1] * H / h, 0, H)
+        if self.split_gap:
+            quads = np.stack([piece for q in quads for piece in split_at_gaps(gray, q, self.split_gap)])
         if self.trim:
             quads = np.stack([trim_to_ink(gray, q) for q in quads])
         bounds = np.concatenate([quads.min(axis=1), quads.max(axis=1)], axis=1)

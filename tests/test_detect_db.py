@@ -11,7 +11,7 @@ import pytest
 from shapely.geometry import Polygon
 
 from pipeline import registry
-from pipeline.geometry import order_quad, quad_size, trim_to_ink
+from pipeline.geometry import order_quad, quad_size, rectify, split_at_gaps, trim_to_ink
 from pipeline.imageio import load_pages
 from pipeline.registry import ConfigError
 from stages.detect import DBDetector, _order_quads, db_boxes
@@ -192,6 +192,36 @@ def test_a_short_field_box_is_trimmed_to_its_ink():
     blank = np.array([[0, 0], [100, 0], [100, 40], [0, 40]], np.float64)
     assert np.array_equal(trim_to_ink(page, column), column)
     assert np.array_equal(trim_to_ink(np.full_like(page, 255), blank), blank)
+
+
+def test_a_row_of_fields_set_apart_is_cut_between_them():
+    """A labelled line of the fixture page twice in one row, 2.5 heights apart, with a dot further on: the row's box
+    is cut once, in the gap (the dot is no field of its own); 0.6 heights apart they stay one box, and so does every
+    labelled line of the page (word spaces are no gaps), and a row whose first field ends in a full stop (the blank
+    after a mark is no gap)."""
+    page = load_pages(FIXTURES / "page_zh_en.png")[0]
+    lines = json.loads((FIXTURES / "page_zh_en.json").read_text())["lines"]
+    labels = [order_quad(np.asarray(t["points"], np.float64)) for t in lines]
+    for label in labels:
+        assert len(split_at_gaps(page, label, 1.2)) == 1
+    assert lines[5]["text"].endswith("元") and lines[2]["text"].endswith(".")
+    field, sentence = rectify(page, labels[5], height=40), rectify(page, labels[2], height=40)
+
+    def row(first: np.ndarray, gap: int) -> tuple[np.ndarray, np.ndarray]:
+        blank = np.full((40, gap, 3), 255, np.uint8)
+        strip = np.hstack([first, blank, field, blank, blank])
+        strip[18:22, -gap - 4:-gap] = 0  # a dot
+        h, w = strip.shape[:2]
+        return strip, np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float64)
+
+    strip, quad = row(field, 100)
+    pieces = split_at_gaps(strip, quad, 1.2)
+    assert len(pieces) == 2
+    cut = pieces[0][1][0]
+    assert field.shape[1] < cut < field.shape[1] + 100 and np.allclose(pieces[1][0], pieces[0][1])
+    assert np.allclose(pieces[0][0], quad[0]) and np.allclose(pieces[1][2], quad[2])
+    for strip, quad in (row(field, 24), row(sentence, 100)):
+        assert len(split_at_gaps(strip, quad, 1.2)) == 1
 
 
 def test_trimmed_boxes_lie_inside_untrimmed_ones(detector):
