@@ -121,7 +121,7 @@ def trim_to_ink(image: np.ndarray, quad: np.ndarray) -> np.ndarray:
 
 SPLIT_MIN_ASPECT = 2.0  # split_at_gaps: shorter boxes are left whole
 SPLIT_MIN_PIECE = 0.5  # split_at_gaps: each piece holds ink at least this many ink heights long
-SPLIT_MARK = 0.35  # split_at_gaps: no cut right after ink at most this many ink heights wide (a mark: ：，) 1)
+SPLIT_MARK = 0.35  # split_at_gaps: no cut right after ink at most this many ink heights wide (：, a comma, ), a 1)
 
 
 def split_at_gaps(image: np.ndarray, quad: np.ndarray, gap: float) -> list[np.ndarray]:
