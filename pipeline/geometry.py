@@ -119,12 +119,12 @@ def trim_to_ink(image: np.ndarray, quad: np.ndarray) -> np.ndarray:
     return np.array([tl + (tr - tl) * start, tl + (tr - tl) * end, bl + (br - bl) * end, bl + (br - bl) * start])
 
 
-SPLIT_MIN_ASPECT = 2.0  # split_at_gaps: shorter boxes are left whole
-SPLIT_MIN_PIECE = 0.5  # split_at_gaps: each piece holds ink at least this many ink heights long
-SPLIT_MARK = 0.35  # split_at_gaps: no cut right after ink at most this many ink heights wide (：, a comma, ), a 1)
+SPLIT_MIN_ASPECT = 2.0  # split_fields: shorter boxes are left whole
+SPLIT_MIN_PIECE = 0.5  # split_fields: each piece holds ink at least this many ink heights long
+SPLIT_MARK = 0.35  # split_fields: no cut right after ink at most this many ink heights wide (：, a comma, ), a 1)
 
 
-def split_at_gaps(image: np.ndarray, quad: np.ndarray, gap: float) -> list[np.ndarray]:
+def split_fields(image: np.ndarray, quad: np.ndarray, gap: float) -> list[np.ndarray]:
     """A line quad (ordered) cut in the middle of each run of inkless pixel columns at least `gap` times its ink's
     height wide: the fields of a receipt's row (a label and its value, the columns of an item line) set well apart,
     which the detector boxes as one line. No cut is made right after a narrow piece of ink (SPLIT_MARK: a colon, a

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 from shapely.geometry import Polygon
 
-from pipeline.geometry import LINE_ASPECT, rotation_matrix, split_at_gaps, trim_to_ink
+from pipeline.geometry import LINE_ASPECT, rotation_matrix, split_fields, trim_to_ink
 from pipeline.registry import register
 from pipeline.resources import onnx_session, resolve_path
 
@@ -712,7 +712,7 @@ class DBDetector:
     median box found is under `text_height` pixels high in the network's input, the page is detected again enlarged
     so that it reaches `text_height` (never past `max_side`; only when that enlarges it 1.2 times or more); 0 turns
     this off. `split_gap`: a box is cut at each inkless gap at least this many times its ink's height wide (the
-    fields of a receipt's row set well apart, `pipeline.geometry.split_at_gaps`); 0 turns this off. `trim`: the two
+    fields of a receipt's row set well apart, `pipeline.geometry.split_fields`); 0 turns this off. `trim`: the two
     ends of a short field's box are moved in to the ink it holds, where the grown kernel reaches past its first and
     last characters (`pipeline.geometry.trim_to_ink`; lines keep their ends).
     """
@@ -787,7 +787,7 @@ class DBDetector:
         quads[..., 0] = np.clip(quads[..., 0] * W / w, 0, W)
         quads[..., 1] = np.clip(quads[..., 1] * H / h, 0, H)
         if self.split_gap:
-            quads = np.stack([piece for q in quads for piece in split_at_gaps(gray, q, self.split_gap)])
+            quads = np.stack([piece for q in quads for piece in split_fields(gray, q, self.split_gap)])
         if self.trim:
             quads = np.stack([trim_to_ink(gray, q) for q in quads])
         bounds = np.concatenate([quads.min(axis=1), quads.max(axis=1)], axis=1)

@@ -11,7 +11,7 @@ import pytest
 from shapely.geometry import Polygon
 
 from pipeline import registry
-from pipeline.geometry import order_quad, quad_size, rectify, split_at_gaps, trim_to_ink
+from pipeline.geometry import order_quad, quad_size, rectify, split_fields, trim_to_ink
 from pipeline.imageio import load_pages
 from pipeline.registry import ConfigError
 from stages.detect import DBDetector, _order_quads, db_boxes
@@ -203,7 +203,7 @@ def test_a_row_of_fields_set_apart_is_cut_between_them():
     lines = json.loads((FIXTURES / "page_zh_en.json").read_text())["lines"]
     labels = [order_quad(np.asarray(t["points"], np.float64)) for t in lines]
     for label in labels:
-        assert len(split_at_gaps(page, label, 1.2)) == 1
+        assert len(split_fields(page, label, 1.2)) == 1
     assert lines[5]["text"].endswith("元") and lines[2]["text"].endswith(".")
     field, sentence = rectify(page, labels[5], height=40), rectify(page, labels[2], height=40)
 
@@ -215,13 +215,13 @@ def test_a_row_of_fields_set_apart_is_cut_between_them():
         return strip, np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float64)
 
     strip, quad = row(field, 100)
-    pieces = split_at_gaps(strip, quad, 1.2)
+    pieces = split_fields(strip, quad, 1.2)
     assert len(pieces) == 2
     cut = pieces[0][1][0]
     assert field.shape[1] < cut < field.shape[1] + 100 and np.allclose(pieces[1][0], pieces[0][1])
     assert np.allclose(pieces[0][0], quad[0]) and np.allclose(pieces[1][2], quad[2])
     for strip, quad in (row(field, 24), row(sentence, 100)):
-        assert len(split_at_gaps(strip, quad, 1.2)) == 1
+        assert len(split_fields(strip, quad, 1.2)) == 1
 
 
 def test_trimmed_boxes_lie_inside_untrimmed_ones(detector):
