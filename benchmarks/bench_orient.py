@@ -138,11 +138,11 @@ def part_pages(ocr: Pipeline) -> dict:
         for truth in (0, 90, 180, 270):
             turned = turn(image, (360 - truth) % 360)  # a page that needs `truth` degrees clockwise to be upright
             t0 = time.perf_counter()
-            polygons = ocr.detect(turned)
+            proposal = ocr._propose(turned)
             t1 = time.perf_counter()
             got, orient_ms = 0, 0.0
-            if len(polygons) >= PAGE_MIN_LINES:
-                got, _, _, orient_ms = ocr._turn_page(turned, polygons)
+            if sum(not unsure for unsure in proposal[1]) >= PAGE_MIN_LINES:
+                got, _, _, orient_ms = ocr._turn_page(turned, proposal)
             ms["detect"].append((t1 - t0) * 1000)
             ms["orient"].append(orient_ms)
             ms["detect_again"].append((time.perf_counter() - t1) * 1000 - orient_ms)

@@ -22,6 +22,19 @@ PAGE_SAMPLE = 12  # lines voting on a page's orientation
 PAGE_FIRST = 4  # the longest lines, which end the vote when (all but one at most) they agree
 PAGE_VOTE_SPAN = 8.0  # a voting line (or column) shows the orient stage at most this many line heights, its middle
 PAGE_MIN_LINES = 3  # fewer lines (e.g. one crop read whole) are left to the orient stage alone
+UNSURE_MIN_CONFIDENCE = 0.9  # an unsure box is kept when read with this confidence, with a letter or digit in it
+
+Proposal = tuple[list[Polygon], list[bool]]  # a page's boxes in reading order, and whether each is unsure
+
+
+def _sure(proposal: Proposal) -> list[Polygon]:
+    return [box for box, unsure in zip(*proposal) if not unsure]
+
+
+def reads_clearly(text: str, confidence: float) -> bool:
+    """Whether an unsure box's reading keeps it: a letter or digit read with UNSURE_MIN_CONFIDENCE (strays on a
+    page, specks and bits of rules, read as marks or unsurely)."""
+    return confidence >= UNSURE_MIN_CONFIDENCE and any(c.isalnum() for c in text)
 
 
 def source_name(source: Source, index: int | None = None) -> str:
@@ -148,24 +161,24 @@ class Pipeline:
         lines, crops, owners, amid = [], [], [], []
         for doc, page, image in pages:
             t0 = time.perf_counter()
-            polygons, page_ms = self.detect(image), 0.0
-            if self.page_orient and len(polygons) >= PAGE_MIN_LINES:
-                page.rotation, image, polygons, page_ms = self._turn_page(image, polygons)
+            proposal, page_ms = self._propose(image), 0.0
+            if self.page_orient and len(_sure(proposal)) >= PAGE_MIN_LINES:
+                page.rotation, image, proposal, page_ms = self._turn_page(image, proposal)
                 doc.timings_ms["orient"] = doc.timings_ms.get("orient", 0.0) + page_ms
-            of_lines = median_aspect(polygons) >= LINE_ASPECT
-            for polygon in polygons:
+            of_lines = median_aspect(_sure(proposal)) >= LINE_ASPECT
+            for polygon, unsure in zip(*proposal):
                 crops.append(rectify(image, polygon))
                 amid.append(of_lines)
                 if page.rotation:
                     polygon = Polygon(unturn_points(polygon.exterior.coords[:-1], page.rotation, page.width, page.height))
-                lines.append((page, Line(polygon=polygon)))
+                lines.append((page, Line(polygon=polygon), unsure))
                 owners.append(doc)
             doc.timings_ms["detect"] = doc.timings_ms.get("detect", 0.0) + (time.perf_counter() - t0) * 1000 - page_ms
 
         if crops:
             read = self.read_crops(crops, lambda stage, ms: self._share_time(stage, ms, owners, docs), amid)
-            for (page, line), (text, conf, angle, column) in zip(lines, read):
-                if text.strip():
+            for (page, line, unsure), (text, conf, angle, column) in zip(lines, read):
+                if text.strip() and (not unsure or reads_clearly(text, conf)):
                     line.text, line.confidence, line.vertical = text, conf, column
                     line.angle = (page.rotation + int(angle)) % 360
                     page.lines.append(line)
@@ -218,9 +231,18 @@ class Pipeline:
                 results[i], vertical[i], angles[i] = other, column, angle
         return [(text, conf, int(angle), column) for (text, conf), angle, column in zip(results, angles, vertical)]
 
-    def _turn_page(self, image: np.ndarray, polygons: list[Polygon]) -> tuple[int, np.ndarray, list[Polygon], float]:
-        """Turn a page upright: (clockwise turn 0/90/180/270, the turned image, its lines, ms spent on orientation,
-        detection on the turned page excluded).
+    def _propose(self, image: np.ndarray) -> Proposal:
+        """The detect stage's boxes, with the unsure ones among them where the stage proposes some (a `propose`
+        method, as `db` has): those are kept only when they read clearly (`reads_clearly`)."""
+        propose = getattr(self.detect, "propose", None)
+        if propose is not None:
+            return propose(image)
+        boxes = self.detect(image)
+        return boxes, [False] * len(boxes)
+
+    def _turn_page(self, image: np.ndarray, proposal: Proposal) -> tuple[int, np.ndarray, Proposal, float]:
+        """Turn a page upright: (clockwise turn 0/90/180/270, the turned image, its boxes (`_propose`), ms spent on
+        orientation, detection on the turned page excluded). The page's sure boxes are its lines.
 
         Lines found on a page lying on its side are bits of lines (median aspect below LINE_ASPECT): the page is
         then detected again turned 90 degrees and, if its lines look more like lines, the orient stage reads the
@@ -231,11 +253,12 @@ class Pipeline:
         each weighted by its length in line heights: upright or upside down (`_poll`: the longest settle it alone
         when they agree)."""
         t0, detect_ms = time.perf_counter(), 0.0
-        base, turned = 0, image
+        base, turned, polygons = 0, image, _sure(proposal)
         if median_aspect(polygons) < LINE_ASPECT:
             t1 = time.perf_counter()
             sideways = turn(image, 90)
-            found = self.detect(sideways)
+            found_proposal = self._propose(sideways)
+            found = _sure(found_proposal)
             detect_ms += (time.perf_counter() - t1) * 1000
             if median_aspect(found) > median_aspect(polygons):
                 h, w = image.shape[:2]
@@ -246,16 +269,17 @@ class Pipeline:
                 votes = self._sideways(image, unturned(_longest(found)))
                 if self.vertical and votes[0] + votes[180] > votes[90] + votes[270]:
                     columns = sorted(join_column_pieces(unturned(found)), key=lambda p: -p.bounds[2])
-                    return 0, image, columns, (time.perf_counter() - t0) * 1000 - detect_ms
-                base, turned, polygons = 90, sideways, found
+                    return 0, image, (columns, [False] * len(columns)), (time.perf_counter() - t0) * 1000 - detect_ms
+                base, turned, proposal, polygons = 90, sideways, found_proposal, found
                 if votes[270] and not votes[90]:  # every line lying on its side is read once turned 270 degrees
                     base = 270
                     t1 = time.perf_counter()
                     turned = turn(image, base)
-                    polygons = self.detect(turned)
+                    proposal = self._propose(turned)
+                    polygons = _sure(proposal)
                     detect_ms += (time.perf_counter() - t1) * 1000
                 if votes[90] + votes[270] and not (votes[90] and votes[270]):
-                    return base, turned, polygons, (time.perf_counter() - t0) * 1000 - detect_ms
+                    return base, turned, proposal, (time.perf_counter() - t0) * 1000 - detect_ms
 
         def ballots(part: list[Polygon]) -> list[list[tuple[int, float]]]:
             # a line votes upside down if it is read so as it lies, upright if it is read so once turned: the same
@@ -270,9 +294,9 @@ class Pipeline:
             base = (base + 180) % 360
             t1 = time.perf_counter()
             turned = turn(image, base)
-            polygons = self.detect(turned)
+            proposal = self._propose(turned)
             detect_ms += (time.perf_counter() - t1) * 1000
-        return base, turned, polygons, (time.perf_counter() - t0) * 1000 - detect_ms
+        return base, turned, proposal, (time.perf_counter() - t0) * 1000 - detect_ms
 
     def _sideways(self, image: np.ndarray, polygons: list[Polygon]) -> defaultdict[int, float]:
         """The orient stage's angles for the longest of these tall regions, cut from the page as it lies, weighted

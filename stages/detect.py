@@ -599,11 +599,13 @@ def _split_at_gaps(start: np.ndarray, end: np.ndarray, min_gap: float, widest_on
 
 SHORT_ASPECT = 1.5  # db_boxes: a box no longer than this times its height holds one character or a few
 SNAP_MIN_LINES = 5  # db_boxes: lines that set the page's angle for its short boxes (fewer: a photo, left as found)
+UNSURE_SIZE = (0.3, 3.0)  # DBDetector: an unsure box's thickness, in the page's median sure box thickness
 
 
 def db_boxes(prob: np.ndarray, thresh: float = 0.3, box_thresh: float = 0.6, unclip_ratio: float = 1.5,
              min_size: float = 3.0, max_candidates: int = 1000,
-             unclip_ratio_short: float | None = None) -> list[tuple[np.ndarray, float]]:
+             unclip_ratio_short: float | None = None, unsure_thresh: float | None = None
+             ) -> list[tuple[np.ndarray, float]]:
     """DB post-processing: a probability map [H, W] -> (quad 4 x 2 clockwise from top-left, score) pairs.
 
     Pixels above `thresh` form the shrunk text kernels; each connected region's minimum-area rectangle is scored by
@@ -615,15 +617,20 @@ def db_boxes(prob: np.ndarray, thresh: float = 0.3, box_thresh: float = 0.6, unc
     SNAP_MIN_LINES such lines: a narrow region's minimum-area rectangle may lie at any angle (a slanted "1" boxed as
     a diamond, cut out and read turned). Boxes whose shorter side is below `min_size` (before growing) or
     `min_size + 2` (after) are dropped; at most `max_candidates` regions, the largest first, are considered.
+    With `unsure_thresh`, regions scored from it up to `box_thresh` are boxed too (at most `max_candidates` more),
+    without a say in the line angle: the boxes scored `box_thresh` or more are the same with them or without.
     """
     bitmap = (prob > thresh).astype(np.uint8)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(bitmap, connectivity=8, ltype=cv2.CV_32S)
     if n <= 1:
         return []
     scores = np.bincount(labels.ravel(), weights=prob.ravel(), minlength=n) / np.maximum(stats[:, 4], 1)
-    candidates = np.flatnonzero((scores >= box_thresh) & (np.maximum(stats[:, 2], stats[:, 3]) >= min_size))
-    candidates = candidates[candidates > 0]
-    candidates = candidates[np.argsort(-stats[candidates, 4], kind="stable")][:max_candidates]
+    big_enough = (np.maximum(stats[:, 2], stats[:, 3]) >= min_size) & (np.arange(n) > 0)
+    groups = [scores >= box_thresh]
+    if unsure_thresh is not None and unsure_thresh < box_thresh:
+        groups.append((scores >= unsure_thresh) & (scores < box_thresh))
+    candidates = np.concatenate([c[np.argsort(-stats[c, 4], kind="stable")][:max_candidates]
+                                 for c in (np.flatnonzero(g & big_enough) for g in groups)])
     h, w = prob.shape
     out = []
     short_outlines: dict[int, np.ndarray] = {}  # index in `out` -> the short box's region outline
@@ -652,7 +659,7 @@ def db_boxes(prob: np.ndarray, thresh: float = 0.3, box_thresh: float = 0.6, unc
         out.append((cv2.boxPoints(rect), float(scores[i])))
     if not out:
         return []
-    angle = _line_angle([q for q, _ in out]) if short_outlines else None
+    angle = _line_angle([q for q, score in out if score >= box_thresh]) if short_outlines else None
     if angle is not None:
         for k, points in short_outlines.items():
             kernel = _rectangle_at(points, angle)
@@ -701,6 +708,40 @@ def _order_quads(quads: np.ndarray) -> np.ndarray:
     return np.take_along_axis(quads, index[..., None], axis=1).astype(np.float32)
 
 
+def _of_text_size(quads: np.ndarray, unsure: np.ndarray) -> np.ndarray:
+    """Which boxes to keep: the sure ones, and the unsure ones as thick as characters of the page's text (their
+    shorter side UNSURE_SIZE times the sure boxes' median: no specks, logos or photos)."""
+    thickness = np.minimum(np.linalg.norm(quads[:, 1] - quads[:, 0], axis=1),
+                           np.linalg.norm(quads[:, 3] - quads[:, 0], axis=1))
+    if unsure.all():
+        return ~unsure
+    lo, hi = np.array(UNSURE_SIZE) * np.median(thickness[~unsure])
+    return ~unsure | ((thickness >= lo) & (thickness <= hi))
+
+
+def _reading_order(quads: np.ndarray, unsure: np.ndarray) -> list[int]:
+    """Reading order (`_xy_cut_order`, line height the sure boxes' median; at least one box is sure) of the sure
+    boxes among themselves, each unsure box placed right after the sure box it follows when all are ordered together
+    (so the sure boxes' order does not depend on the unsure ones)."""
+    bounds = np.concatenate([quads.min(axis=1), quads.max(axis=1)], axis=1)
+    ruler = bounds[~unsure]
+    line_h = float(np.median(np.minimum(ruler[:, 3] - ruler[:, 1], ruler[:, 2] - ruler[:, 0])))
+    gap, wide = max(1.0, 0.5 * line_h), 5.0 * line_h
+    sure = np.flatnonzero(~unsure)
+    after: dict[int, list[int]] = {-1: []}  # sure box (-1: the page's start) -> the unsure boxes after it
+    last = -1
+    for i in _xy_cut_order(bounds, gap, wide):
+        if unsure[i]:
+            after[last].append(i)
+        else:
+            last = i
+            after[i] = []
+    order = list(after[-1])
+    for i in sure[_xy_cut_order(bounds[sure], gap, wide)]:
+        order += [i] + after[i]
+    return order
+
+
 @register("detect", "db")
 class DBDetector:
     """Learned text-line detection (differentiable binarization, models/dbnet.py) run by onnxruntime.
@@ -714,14 +755,17 @@ class DBDetector:
     this off. `split_gap`: a box is cut at each inkless gap at least this many times its ink's height wide (the
     fields of a receipt's row set well apart, `pipeline.geometry.split_fields`); 0 turns this off. `trim`: the two
     ends of a short field's box are moved in to the ink it holds, where the grown kernel reaches past its first and
-    last characters (`pipeline.geometry.trim_to_ink`; lines keep their ends).
+    last characters (`pipeline.geometry.trim_to_ink`; lines keep their ends). `unsure_thresh`: regions scored at
+    least this but under `box_thresh` are also proposed, as unsure boxes (`propose`), which the Pipeline keeps only
+    when they read clearly (a receipt's lone quantity "1" scores about 0.5); at `box_thresh` or above, none are.
     """
 
     def __init__(self, weights: str = "models/weights/db_lite.onnx", max_side: int = 1280, min_side: int = 256,
                  thresh: float = 0.3, box_thresh: float = 0.6, unclip_ratio: float = 1.5,
                  unclip_ratio_short: float = 1.0, min_size: float = 3.0, text_height: float = 24.0,
-                 split_gap: float = 1.2, trim: bool = True, threads: int = 2) -> None:
+                 split_gap: float = 1.2, trim: bool = True, unsure_thresh: float = 0.4, threads: int = 2) -> None:
         for name, value, lo, hi in (("thresh", thresh, 0.0, 1.0), ("box_thresh", box_thresh, 0.0, 1.0),
+                                    ("unsure_thresh", unsure_thresh, 0.0, 1.0),
                                     ("unclip_ratio", unclip_ratio, 0.0, 10.0),
                                     ("unclip_ratio_short", unclip_ratio_short, 0.0, 10.0),
                                     ("min_size", min_size, 0.0, 1000.0), ("text_height", text_height, 0.0, 1000.0),
@@ -740,6 +784,7 @@ class DBDetector:
         self.thresh, self.box_thresh, self.unclip_ratio, self.min_size = thresh, box_thresh, unclip_ratio, min_size
         self.unclip_ratio_short = unclip_ratio_short
         self.text_height, self.split_gap, self.trim = float(text_height), float(split_gap), trim
+        self.unsure_thresh = float(unsure_thresh)
         self.session = onnx_session(path, threads)
         self.input = self.session.get_inputs()[0].name
 
@@ -763,34 +808,44 @@ class DBDetector:
         x = np.ascontiguousarray(x.transpose(2, 0, 1)[None], dtype=np.float32) / 255.0
         prob = self.session.run(None, {self.input: x})[0][0, 0]
         return db_boxes(prob, self.thresh, self.box_thresh, self.unclip_ratio, self.min_size,
-                        unclip_ratio_short=self.unclip_ratio_short), h, w
+                        unclip_ratio_short=self.unclip_ratio_short, unsure_thresh=self.unsure_thresh), h, w
 
     def __call__(self, image: np.ndarray) -> list[Polygon]:
+        boxes, unsure = self.propose(image)
+        return [box for box, maybe in zip(boxes, unsure) if not maybe]
+
+    def propose(self, image: np.ndarray) -> tuple[list[Polygon], list[bool]]:
+        """The page's boxes in reading order, the unsure ones (scored from `unsure_thresh` to `box_thresh`) among
+        them, and for each box whether it is unsure."""
         gray = _check_image(image)  # validates the input; colour is kept when there is some
         H, W = gray.shape
         if H < 4 or W < 4:
-            return []
+            return [], []
         if image.ndim == 3 and image.shape[2] >= 3 and image.dtype == np.uint8:
             bgr = image[..., :3]
         else:
             bgr = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
         scale = self._scale(H, W)
         found, h, w = self._boxes(bgr, scale)
-        if found and self.text_height:
-            text = float(np.median([min(np.linalg.norm(q[1] - q[0]), np.linalg.norm(q[3] - q[0])) for q, _ in found]))
+        sure = [q for q, score in found if score >= self.box_thresh]
+        if sure and self.text_height:
+            text = float(np.median([min(np.linalg.norm(q[1] - q[0]), np.linalg.norm(q[3] - q[0])) for q in sure]))
             larger = min(scale * self.text_height / max(text, 1.0), self.max_side / max(H, W))
             if text < self.text_height and larger > 1.2 * scale:
                 found, h, w = self._boxes(bgr, larger)
         if not found:
-            return []
-        quads = np.stack([q for q, _ in found]).astype(np.float64)
-        quads[..., 0] = np.clip(quads[..., 0] * W / w, 0, W)
-        quads[..., 1] = np.clip(quads[..., 1] * H / h, 0, H)
-        if self.split_gap:
-            quads = np.stack([piece for q in quads for piece in split_fields(gray, q, self.split_gap)])
-        if self.trim:
-            quads = np.stack([trim_to_ink(gray, q) for q in quads])
-        bounds = np.concatenate([quads.min(axis=1), quads.max(axis=1)], axis=1)
-        line_h = float(np.median(np.minimum(bounds[:, 3] - bounds[:, 1], bounds[:, 2] - bounds[:, 0])))
-        order = _xy_cut_order(bounds, max(1.0, 0.5 * line_h), 5.0 * line_h)
-        return [Polygon(np.round(quads[i], 2).tolist()) for i in order]
+            return [], []
+        pieces = []  # (quad in the original image, unsure)
+        for q, score in found:
+            quad = q.astype(np.float64) * (W / w, H / h)
+            quad = np.clip(quad, 0, (W, H))
+            for piece in split_fields(gray, quad, self.split_gap) if self.split_gap else [quad]:
+                pieces.append((trim_to_ink(gray, piece) if self.trim else piece, score < self.box_thresh))
+        quads = np.stack([q for q, _ in pieces])
+        unsure = np.array([maybe for _, maybe in pieces])
+        keep = _of_text_size(quads, unsure)
+        quads, unsure = quads[keep], unsure[keep]
+        if not len(quads):
+            return [], []
+        order = _reading_order(quads, unsure)
+        return [Polygon(np.round(quads[i], 2).tolist()) for i in order], [bool(unsure[i]) for i in order]

@@ -14,7 +14,7 @@ from pipeline import registry
 from pipeline.geometry import order_quad, quad_size, rectify, split_fields, trim_to_ink
 from pipeline.imageio import load_pages
 from pipeline.registry import ConfigError
-from stages.detect import DBDetector, _order_quads, db_boxes
+from stages.detect import DBDetector, _of_text_size, _order_quads, _reading_order, db_boxes
 
 FIXTURES = Path(__file__).parent / "fixtures"
 WEIGHTS = Path(__file__).resolve().parents[1] / "models" / "weights" / "db_lite.onnx"
@@ -99,6 +99,47 @@ def test_a_slanted_short_box_is_boxed_at_the_pages_line_angle(lines, snapped):
     assert Polygon(quad).buffer(1).contains(stroke)  # the stroke inside its box
 
 
+def test_unsure_regions_are_boxed_too_without_a_say_in_the_line_angle():
+    """With `unsure_thresh`, a region scored under `box_thresh` comes back with its score, and the boxes scored
+    `box_thresh` or more are the same as without it: a weak fifth line does not snap a slanted stroke among four."""
+    prob = bars((400, 500), [(20, 20 + 40 * k, 480, 32 + 40 * k) for k in range(4)])
+    prob += bars((400, 500), [(20, 180, 480, 192)], value=0.5)
+    cv2.fillPoly(prob, [cv2.boxPoints(((302, 326), (5, 9), 30)).round().astype(np.int32)], 0.9)
+    sure = db_boxes(prob, unclip_ratio=1.5, unclip_ratio_short=1.0)
+    both = db_boxes(prob, unclip_ratio=1.5, unclip_ratio_short=1.0, unsure_thresh=0.4)
+    assert len(sure) == 5 and sorted(score for _, score in both)[0] == pytest.approx(0.5) and len(both) == 6
+    strong = [(q, score) for q, score in both if score >= 0.6]
+    assert all(np.allclose(a, b) for (a, _), (b, _) in zip(sure, strong))
+    none_weak = db_boxes(prob, unclip_ratio=1.5, unclip_ratio_short=1.0, unsure_thresh=0.6)
+    assert len(none_weak) == 5 and all(np.allclose(a, b) for (a, _), (b, _) in zip(sure, none_weak))
+
+
+def test_unsure_boxes_are_kept_as_thick_as_characters_of_the_page():
+    """Among lines 10 px thick, unsure boxes 2 px thick (a speck) and 50 px (a logo) go, one 15 px thick stays; a
+    sure box stays whatever its size, and with no sure box no unsure one stays."""
+    def box(x: float, thickness: float, length: float) -> np.ndarray:
+        return np.array([[x, 0], [x + length, 0], [x + length, thickness], [x, thickness]], np.float64)
+
+    quads = np.stack([box(0, 10, 200), box(0, 10, 180), box(0, 50, 60), box(0, 2, 2), box(0, 15, 12), box(0, 50, 50)])
+    unsure = np.array([False, False, False, True, True, True])
+    assert _of_text_size(quads, unsure).tolist() == [True, True, True, False, True, False]
+    assert not _of_text_size(quads[3:], unsure[3:]).any()
+
+
+def test_unsure_boxes_do_not_change_the_sure_boxes_reading_order():
+    """Two columns of six lines read column by column; an unsure box bridging the gap between them (it would make
+    the page one block read row by row) is placed after the sure box it follows, and the columns stay as they were."""
+    def box(x0: float, y0: float, x1: float, y1: float) -> np.ndarray:
+        return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float64)
+
+    lines = [box(x, 30 * row, x + 200, 30 * row + 20) for x in (0, 300) for row in range(6)]
+    quads = np.stack(lines + [box(190, 60, 310, 80)])
+    unsure = np.array([False] * 12 + [True])
+    order = _reading_order(quads, unsure)
+    assert [i for i in order if i < 12] == list(range(12))
+    assert sorted(order) == list(range(13))
+
+
 def test_weak_and_tiny_regions_are_dropped():
     prob = bars((100, 300), [(10, 10, 200, 20)], value=0.4) + bars((100, 300), [(10, 60, 12, 62)], value=0.9)
     assert db_boxes(prob, thresh=0.3, box_thresh=0.6) == []
@@ -129,7 +170,7 @@ def test_quads_ordered_like_order_quad():
 
 @pytest.mark.parametrize("key,value", [("thresh", 1.5), ("box_thresh", -0.1), ("unclip_ratio", "big"),
                                        ("unclip_ratio_short", -1.0), ("max_side", 16), ("min_side", 2.5), ("min_size", True),
-                                       ("trim", "yes")])
+                                       ("trim", "yes"), ("unsure_thresh", 1.2)])
 def test_bad_parameters_are_config_errors(key, value):
     with pytest.raises(ConfigError, match=rf"{key}"):
         registry.build("detect", {"type": "db", key: value})
@@ -171,6 +212,23 @@ def test_fixture_page_lines_found(detector):
         assert pts[:, 0].min() >= 0 and pts[:, 0].max() <= page.shape[1] and pts[:, 1].max() <= page.shape[0]
     tops = [min(y for _, y in p.exterior.coords) for p in polys]
     assert tops == sorted(tops), "one column: reading order is top to bottom"
+
+
+def test_lone_quantities_scored_low_are_proposed_as_unsure_boxes(detector):
+    """On receipt rows in a small monospaced face the detector scores some lone quantities under `box_thresh`:
+    `propose` gives them as unsure boxes among the sure ones, in reading order, and a call gives the sure ones
+    alone; at `unsure_thresh` = `box_thresh` none is unsure."""
+    page = cv2.imread(str(FIXTURES / "receipt_rows.png"))
+    quantities = [Polygon.from_bounds(*row["box"]).buffer(2)
+                  for row in json.loads((FIXTURES / "receipt_rows.json").read_text())["rows"]]
+    boxes, unsure = detector.propose(page)
+    sure = [box for box, maybe in zip(boxes, unsure) if not maybe]
+    assert [b.wkt for b in detector(page)] == [b.wkt for b in sure]
+    weak = [box for box, maybe in zip(boxes, unsure) if maybe]
+    assert len(weak) >= 2 and all(any(box.intersects(q) for q in quantities) for box in weak)
+    assert not any(box.intersects(q) for box in sure for q in quantities if any(w.intersects(q) for w in weak))
+    at_box_thresh = DBDetector(threads=1, unsure_thresh=0.6).propose(page)
+    assert [b.wkt for b in at_box_thresh[0]] == [b.wkt for b in sure] and not any(at_box_thresh[1])
 
 
 def test_a_short_field_box_is_trimmed_to_its_ink():

@@ -93,3 +93,50 @@ def test_allowed_chars_override_restricts_the_output():
     digits = Pipeline.from_config("configs/digits.yaml", runtime={"threads": 1})
     text = digits(str(PAGE)).text
     assert text and set(text) <= set("0123456789.,:;-+/%()#$ \n")
+
+
+def test_lone_quantities_scored_low_are_read_and_kept(ocr):
+    """The detector's unsure boxes over the receipt rows' lone quantities read clearly and are kept: every row's
+    quantity is read where it is printed; without unsure boxes (`unsure_thresh` = `box_thresh`) some are lost."""
+    page = ROOT / "tests" / "fixtures" / "receipt_rows.png"
+    rows = json.loads(page.with_suffix(".json").read_text(encoding="utf-8"))["rows"]
+
+    def quantities(doc) -> list[str]:
+        lines = doc.pages[0].lines
+        return ["".join(l.text for l in lines if l.polygon.contains(Polygon.from_bounds(*row["box"]).centroid))
+                for row in rows]
+
+    assert quantities(ocr(str(page))) == [row["quantity"] for row in rows]
+    sure_only = Pipeline.from_config("configs/default.yaml", detect={"unsure_thresh": 0.6}, runtime={"threads": 1})
+    assert quantities(sure_only(str(page))).count("") >= 2
+
+
+class _Proposing:
+    """A detect stage proposing fixed boxes, some of them unsure."""
+
+    def __init__(self, boxes: list[Polygon], unsure: list[bool]) -> None:
+        self.boxes, self.unsure = boxes, unsure
+
+    def __call__(self, image: np.ndarray) -> list[Polygon]:
+        return [box for box, maybe in zip(self.boxes, self.unsure) if not maybe]
+
+    def propose(self, image: np.ndarray) -> tuple[list[Polygon], list[bool]]:
+        return self.boxes, self.unsure
+
+
+def test_an_unsure_box_is_kept_only_when_it_reads_a_letter_or_digit_clearly():
+    """A rule of dashes and a quantity, both proposed unsure: the quantity is kept, the rule is not, though it is
+    read as something when proposed sure."""
+    page = cv2.imread(str(ROOT / "tests" / "fixtures" / "receipt_rows.png"))
+    ruled = cv2.copyMakeBorder(page, 0, 40, 0, 0, cv2.BORDER_CONSTANT, value=(255, 255, 255))
+    for x in range(20, 300, 12):
+        cv2.line(ruled, (x, page.shape[0] + 15), (x + 6, page.shape[0] + 15), (20, 20, 20), 1)
+    rule = Polygon.from_bounds(14, page.shape[0] + 8, 306, page.shape[0] + 22)
+    quantity = Polygon.from_bounds(*json.loads((ROOT / "tests" / "fixtures" / "receipt_rows.json").read_text())
+                                   ["rows"][1]["box"]).buffer(3, join_style="mitre")
+    ocr = Pipeline.from_config("configs/default.yaml", runtime={"threads": 1})
+    ocr.detect = _Proposing([quantity, rule], [True, True])
+    assert [l.text for l in ocr(ruled).pages[0].lines] == ["2"]
+    ocr.detect = _Proposing([quantity, rule], [True, False])
+    read = [l.text for l in ocr(ruled).pages[0].lines]
+    assert read[0] == "2" and len(read) == 2 and read[1].strip()

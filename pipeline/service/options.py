@@ -20,7 +20,7 @@ from pipeline.service.errors import ApiError
 
 SAFE_KEYS = (
     "detect.type", "detect.thresh", "detect.box_thresh", "detect.unclip_ratio", "detect.unclip_ratio_short",
-    "detect.text_height", "detect.split_gap", "detect.trim",  # db
+    "detect.text_height", "detect.split_gap", "detect.trim", "detect.unsure_thresh",  # db
     "detect.min_height", "detect.max_height_ratio", "detect.gap_ratio", "detect.pad_ratio", "detect.deskew",
     "detect.binarize",  # contour
     "decode.type", "decode.allowed_chars",
