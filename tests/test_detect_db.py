@@ -216,8 +216,9 @@ def test_fixture_page_lines_found(detector):
 
 def test_lone_quantities_scored_low_are_proposed_as_unsure_boxes(detector):
     """On receipt rows in a small monospaced face the detector scores some lone quantities under `box_thresh`:
-    `propose` gives them as unsure boxes among the sure ones, in reading order, and a call gives the sure ones
-    alone; at `unsure_thresh` = `box_thresh` none is unsure."""
+    `propose` gives them as unsure boxes among the sure ones (no sure box holds those quantities), and a call gives
+    the sure ones alone; at `unsure_thresh` = `box_thresh` the sure boxes are the same, in the same order, and none
+    is unsure."""
     page = cv2.imread(str(FIXTURES / "receipt_rows.png"))
     quantities = [Polygon.from_bounds(*row["box"]).buffer(2)
                   for row in json.loads((FIXTURES / "receipt_rows.json").read_text())["rows"]]
