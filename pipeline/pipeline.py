@@ -23,12 +23,18 @@ PAGE_FIRST = 4  # the longest lines, which end the vote when (all but one at mos
 PAGE_VOTE_SPAN = 8.0  # a voting line (or column) shows the orient stage at most this many line heights, its middle
 PAGE_MIN_LINES = 3  # fewer lines (e.g. one crop read whole) are left to the orient stage alone
 UNSURE_MIN_CONFIDENCE = 0.9  # an unsure box is kept when read with this confidence, with a letter or digit in it
+UNSURE_MIN_LINES = 5  # unsure boxes are read on pages of at least this many lines (on a photo they are clutter)
 
 Proposal = tuple[list[Polygon], list[bool]]  # a page's boxes in reading order, and whether each is unsure
 
 
 def _sure(proposal: Proposal) -> list[Polygon]:
     return [box for box, unsure in zip(*proposal) if not unsure]
+
+
+def _count_lines(polygons: list[Polygon]) -> int:
+    """How many of the polygons are lines: bounding boxes at least LINE_ASPECT times as wide as high."""
+    return sum(1 for p in polygons if p.bounds[2] - p.bounds[0] >= LINE_ASPECT * (p.bounds[3] - p.bounds[1]))
 
 
 def reads_clearly(text: str, confidence: float) -> bool:
@@ -166,6 +172,8 @@ class Pipeline:
                 page.rotation, image, proposal, page_ms = self._turn_page(image, proposal)
                 doc.timings_ms["orient"] = doc.timings_ms.get("orient", 0.0) + page_ms
             of_lines = median_aspect(_sure(proposal)) >= LINE_ASPECT
+            if _count_lines(_sure(proposal)) < UNSURE_MIN_LINES:  # unsure boxes: a document's lone fields
+                proposal = (_sure(proposal), [False] * len(_sure(proposal)))
             for polygon, unsure in zip(*proposal):
                 crops.append(rectify(image, polygon))
                 amid.append(of_lines)
@@ -233,7 +241,8 @@ class Pipeline:
 
     def _propose(self, image: np.ndarray) -> Proposal:
         """The detect stage's boxes, with the unsure ones among them where the stage proposes some (a `propose`
-        method, as `db` has): those are kept only when they read clearly (`reads_clearly`)."""
+        method, as `db` has): on a page of UNSURE_MIN_LINES lines those are read and kept only when they read
+        clearly (`reads_clearly`); elsewhere they are left out."""
         propose = getattr(self.detect, "propose", None)
         if propose is not None:
             return propose(image)

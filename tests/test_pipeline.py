@@ -125,18 +125,26 @@ class _Proposing:
 
 
 def test_an_unsure_box_is_kept_only_when_it_reads_a_letter_or_digit_clearly():
-    """A rule of dashes and a quantity, both proposed unsure: the quantity is kept, the rule is not, though it is
-    read as something when proposed sure."""
-    page = cv2.imread(str(ROOT / "tests" / "fixtures" / "receipt_rows.png"))
+    """Among the receipt rows' lines, a rule of dashes and a quantity proposed unsure: the quantity is kept, the rule
+    is not, though it is read as something when proposed sure; with no lines around them (a photo's clutter) neither
+    is read."""
+    fixture = ROOT / "tests" / "fixtures" / "receipt_rows.png"
+    page = cv2.imread(str(fixture))
     ruled = cv2.copyMakeBorder(page, 0, 40, 0, 0, cv2.BORDER_CONSTANT, value=(255, 255, 255))
     for x in range(20, 300, 12):
         cv2.line(ruled, (x, page.shape[0] + 15), (x + 6, page.shape[0] + 15), (20, 20, 20), 1)
     rule = Polygon.from_bounds(14, page.shape[0] + 8, 306, page.shape[0] + 22)
-    quantity = Polygon.from_bounds(*json.loads((ROOT / "tests" / "fixtures" / "receipt_rows.json").read_text())
-                                   ["rows"][1]["box"]).buffer(3, join_style="mitre")
+    quantity = Polygon.from_bounds(*json.loads(fixture.with_suffix(".json").read_text())["rows"][1]["box"])
+    quantity = quantity.buffer(3, join_style="mitre")
     ocr = Pipeline.from_config("configs/default.yaml", runtime={"threads": 1})
-    ocr.detect = _Proposing([quantity, rule], [True, True])
-    assert [l.text for l in ocr(ruled).pages[0].lines] == ["2"]
-    ocr.detect = _Proposing([quantity, rule], [True, False])
-    read = [l.text for l in ocr(ruled).pages[0].lines]
-    assert read[0] == "2" and len(read) == 2 and read[1].strip()
+    lines = [box for box in ocr.detect(page) if not box.intersects(quantity)]
+
+    def read(unsure: list[bool], with_lines: bool = True) -> list[str]:
+        boxes = (lines if with_lines else []) + [quantity, rule]
+        ocr.detect = _Proposing(boxes, [False] * len(lines) * with_lines + unsure)
+        return [l.text for l in ocr(ruled).pages[0].lines if not any(l.polygon.equals(b) for b in lines)]
+
+    assert read([True, True]) == ["2"]
+    kept = read([True, False])
+    assert kept[0] == "2" and len(kept) == 2 and kept[1].strip()
+    assert read([True, True], with_lines=False) == []
