@@ -201,13 +201,21 @@ def unturn_points(points: np.ndarray, angle: int, width: int, height: int) -> np
 LINE_ASPECT = 3.0  # a line of text is at least this many times as long as high (a page of lines: its median)
 
 
+def _aspects(polygons: list[Polygon]) -> np.ndarray:
+    """Width / height of each polygon's bounding box."""
+    x0, y0, x1, y1 = np.array([p.bounds for p in polygons]).reshape(-1, 4).T
+    return (x1 - x0) / np.maximum(y1 - y0, 1e-6)
+
+
 def median_aspect(polygons: list[Polygon]) -> float:
     """Median width / height of the polygons' bounding boxes (text lines are wide: about 3 or more on a page read
     the right way up, under 2 when the page lies on its side and the detector finds bits of lines)."""
-    if not polygons:
-        return 0.0
-    x0, y0, x1, y1 = np.array([p.bounds for p in polygons]).T
-    return float(np.median((x1 - x0) / np.maximum(y1 - y0, 1e-6)))
+    return float(np.median(_aspects(polygons))) if polygons else 0.0
+
+
+def count_lines(polygons: list[Polygon]) -> int:
+    """How many of the polygons are lines: bounding boxes at least LINE_ASPECT times as wide as high."""
+    return int(np.count_nonzero(_aspects(polygons) >= LINE_ASPECT))
 
 
 COLUMN_RATIO = 1.5  # a readable crop at least this many times taller than wide is a vertical column

@@ -11,8 +11,9 @@ from shapely.geometry import Polygon
 
 from pipeline.config import load_config
 from pipeline.document import Document, Line, Page
-from pipeline.geometry import (LINE_ASPECT, is_column, join_column_pieces, may_be_upright_characters, median_aspect,
-                               order_quad, polygon_quad, quad_size, rectify, relay_column, turn, unturn_points)
+from pipeline.geometry import (LINE_ASPECT, count_lines, is_column, join_column_pieces, may_be_upright_characters,
+                               median_aspect, order_quad, polygon_quad, quad_size, rectify, relay_column, turn,
+                               unturn_points)
 from pipeline.imageio import InputError, load_pages
 from pipeline.metrics import CJK_LETTER
 from pipeline.registry import build
@@ -30,11 +31,6 @@ Proposal = tuple[list[Polygon], list[bool]]  # a page's boxes in reading order, 
 
 def _sure(proposal: Proposal) -> list[Polygon]:
     return [box for box, unsure in zip(*proposal) if not unsure]
-
-
-def _count_lines(polygons: list[Polygon]) -> int:
-    """How many of the polygons are lines: bounding boxes at least LINE_ASPECT times as wide as high."""
-    return sum(1 for p in polygons if p.bounds[2] - p.bounds[0] >= LINE_ASPECT * (p.bounds[3] - p.bounds[1]))
 
 
 def reads_clearly(text: str, confidence: float) -> bool:
@@ -171,9 +167,10 @@ class Pipeline:
             if self.page_orient and len(_sure(proposal)) >= PAGE_MIN_LINES:
                 page.rotation, image, proposal, page_ms = self._turn_page(image, proposal)
                 doc.timings_ms["orient"] = doc.timings_ms.get("orient", 0.0) + page_ms
-            of_lines = median_aspect(_sure(proposal)) >= LINE_ASPECT
-            if _count_lines(_sure(proposal)) < UNSURE_MIN_LINES:  # unsure boxes: a document's lone fields
-                proposal = (_sure(proposal), [False] * len(_sure(proposal)))
+            sure = _sure(proposal)
+            of_lines = median_aspect(sure) >= LINE_ASPECT
+            if count_lines(sure) < UNSURE_MIN_LINES:  # unsure boxes: a document's lone fields; on a photo, clutter
+                proposal = (sure, [False] * len(sure))
             for polygon, unsure in zip(*proposal):
                 crops.append(rectify(image, polygon))
                 amid.append(of_lines)
