@@ -214,8 +214,10 @@ def median_aspect(polygons: list[Polygon]) -> float:
 
 
 def count_lines(polygons: list[Polygon]) -> int:
-    """How many of the polygons are lines: bounding boxes at least LINE_ASPECT times as wide as high."""
-    return int(np.count_nonzero(_aspects(polygons) >= LINE_ASPECT))
+    """How many of the polygons are lines or columns: bounding boxes at least LINE_ASPECT times as long as thick,
+    either way."""
+    aspects = _aspects(polygons)
+    return int(np.count_nonzero((aspects >= LINE_ASPECT) | (aspects <= 1 / LINE_ASPECT)))
 
 
 COLUMN_RATIO = 1.5  # a readable crop at least this many times taller than wide is a vertical column

@@ -24,7 +24,7 @@ PAGE_FIRST = 4  # the longest lines, which end the vote when (all but one at mos
 PAGE_VOTE_SPAN = 8.0  # a voting line (or column) shows the orient stage at most this many line heights, its middle
 PAGE_MIN_LINES = 3  # fewer lines (e.g. one crop read whole) are left to the orient stage alone
 UNSURE_MIN_CONFIDENCE = 0.9  # an unsure box is kept when read with this confidence, with a letter or digit in it
-UNSURE_MIN_LINES = 5  # unsure boxes are read on pages of at least this many lines (on a photo they are clutter)
+PHOTO_MAX_LINES = 4  # a page of at most this many lines or columns is a photo: no unsure boxes; clutter if boxed more
 
 Proposal = tuple[list[Polygon], list[bool]]  # a page's boxes in reading order, and whether each is unsure
 
@@ -169,21 +169,24 @@ class Pipeline:
                 doc.timings_ms["orient"] = doc.timings_ms.get("orient", 0.0) + page_ms
             sure = _sure(proposal)
             of_lines = median_aspect(sure) >= LINE_ASPECT
-            if count_lines(sure) < UNSURE_MIN_LINES:  # unsure boxes: a document's lone fields; on a photo, clutter
+            photo = count_lines(sure) <= PHOTO_MAX_LINES
+            if photo:  # unsure boxes: a document's lone fields; on a photo, clutter
                 proposal = (sure, [False] * len(sure))
+            clutter = photo and len(sure) > 1  # boxes on a car, a shelf, a wall: kept when read surely enough
             for polygon, unsure in zip(*proposal):
                 crops.append(rectify(image, polygon))
                 amid.append(of_lines)
                 if page.rotation:
                     polygon = Polygon(unturn_points(polygon.exterior.coords[:-1], page.rotation, page.width, page.height))
-                lines.append((page, Line(polygon=polygon), unsure))
+                lines.append((page, Line(polygon=polygon), unsure, clutter))
                 owners.append(doc)
             doc.timings_ms["detect"] = doc.timings_ms.get("detect", 0.0) + (time.perf_counter() - t0) * 1000 - page_ms
 
         if crops:
             read = self.read_crops(crops, lambda stage, ms: self._share_time(stage, ms, owners, docs), amid)
-            for (page, line, unsure), (text, conf, angle, column) in zip(lines, read):
-                if text.strip() and (not unsure or reads_clearly(text, conf)):
+            photo_min = getattr(self.decode, "photo_min_confidence", 0.0)
+            for (page, line, unsure, clutter), (text, conf, angle, column) in zip(lines, read):
+                if text.strip() and (not unsure or reads_clearly(text, conf)) and (not clutter or conf >= photo_min):
                     line.text, line.confidence, line.vertical = text, conf, column
                     line.angle = (page.rotation + int(angle)) % 360
                     page.lines.append(line)
@@ -238,8 +241,8 @@ class Pipeline:
 
     def _propose(self, image: np.ndarray) -> Proposal:
         """The detect stage's boxes, with the unsure ones among them where the stage proposes some (a `propose`
-        method, as `db` has): on a page of UNSURE_MIN_LINES lines those are read and kept only when they read
-        clearly (`reads_clearly`); elsewhere they are left out."""
+        method, as `db` has): on a page of more than PHOTO_MAX_LINES lines those are read and kept only when they
+        read clearly (`reads_clearly`); elsewhere they are left out."""
         propose = getattr(self.detect, "propose", None)
         if propose is not None:
             return propose(image)

@@ -43,10 +43,10 @@ def in_latin_punctuation(text: str, table: dict[int, str]) -> str:
     return text if not table or CJK_LETTER.search(text) else text.translate(table)
 
 
-def check_min_confidence(value: float) -> float:
-    """`min_confidence` validated: a number in [0, 1]."""
+def check_confidence(value: float, key: str) -> float:
+    """A confidence threshold (`decode.<key>`) validated: a number in [0, 1]."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
-        raise ValueError(f"decode.min_confidence: expected a number in [0, 1], got {value!r}")
+        raise ValueError(f"decode.{key}: expected a number in [0, 1], got {value!r}")
     return float(value)
 
 
@@ -61,14 +61,16 @@ def drop_unsure(reading: tuple[str, float], min_confidence: float) -> tuple[str,
 class GreedyDecoder:
     """Best class per frame, repeats collapsed, blanks dropped. Classes outside `allowed_chars` are masked out
     (the model's next best allowed class wins), never mapped to look-alikes. Confidence is the mean over emitted
-    characters of their peak probability; a line under `min_confidence` is read as "" (`drop_unsure`). With
+    characters of their peak probability; a line under `min_confidence` is read as "" (`drop_unsure`), and the
+    Pipeline leaves out a box of a photo read under `photo_min_confidence` (Pipeline._read). With
     `latin_punctuation` a line without CJK letters gets ASCII punctuation (`in_latin_punctuation`)."""
 
     def __init__(self, charset: list[str], allowed_chars: str | None = None, min_confidence: float = 0.0,
-                 latin_punctuation: bool = True) -> None:
+                 photo_min_confidence: float = 0.6, latin_punctuation: bool = True) -> None:
         self.charset = charset
         self.mask = allowed_mask(charset, allowed_chars)
-        self.min_confidence = check_min_confidence(min_confidence)
+        self.min_confidence = check_confidence(min_confidence, "min_confidence")
+        self.photo_min_confidence = check_confidence(photo_min_confidence, "photo_min_confidence")
         self.punctuation = punctuation_table(latin_punctuation, allowed_chars)
 
     def __call__(self, log_probs: list[np.ndarray]) -> list[tuple[str, float]]:
@@ -143,8 +145,9 @@ class BeamLMDecoder:
     Confidence: exp of the best text's acoustic log-probability (summed over its CTC paths in the beam, LM
     excluded) divided by its length + 1, i.e. a per-character geometric mean, in 0..1 and lower for lines whose
     text the recognizer was unsure of; 0 for an empty text. A line under `min_confidence` is read as ""
-    (`drop_unsure`). With `latin_punctuation` a line without CJK letters gets ASCII punctuation
-    (`in_latin_punctuation`)."""
+    (`drop_unsure`), and the Pipeline leaves out a box of a photo read under `photo_min_confidence`
+    (Pipeline._read; lower than greedy's, as this confidence is). With `latin_punctuation` a line without CJK
+    letters gets ASCII punctuation (`in_latin_punctuation`)."""
 
     def __init__(
         self,
@@ -161,6 +164,7 @@ class BeamLMDecoder:
         hotword_weight: float = 3.0,
         allowed_chars: str | None = None,
         min_confidence: float = 0.0,
+        photo_min_confidence: float = 0.4,
         latin_punctuation: bool = True,
     ) -> None:
         from lm.scorer import ChunkLM
@@ -180,7 +184,8 @@ class BeamLMDecoder:
             raise ValueError(f"decode.beam_width: expected an integer >= 1, got {beam_width!r}")
         if hotwords is not None and (not isinstance(hotwords, list) or not all(isinstance(h, str) for h in hotwords)):
             raise ValueError(f"decode.hotwords: expected a list of strings or null, got {hotwords!r}")
-        self.min_confidence = check_min_confidence(min_confidence)
+        self.min_confidence = check_confidence(min_confidence, "min_confidence")
+        self.photo_min_confidence = check_confidence(photo_min_confidence, "photo_min_confidence")
         self.punctuation = punctuation_table(latin_punctuation, allowed_chars)
         mask = allowed_mask(charset, allowed_chars)
         self.columns = None if mask is None else np.flatnonzero(mask)

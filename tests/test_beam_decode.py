@@ -215,7 +215,8 @@ def test_built_from_config_with_checked_values():
     stage = build("decode", {"type": "beam_lm", "beam_width": 8, "alpha": 0.4}, charset=CHARSET, threads=1)
     assert isinstance(stage, BeamLMDecoder) and stage.beam_width == 8
     bad = [("beam_width", 0), ("alpha", -1), ("alpha_cjk", "high"), ("token_min_logp", 2), ("hotwords", "abc"),
-           ("lm", "nope.arpa"), ("min_confidence", 1.5), ("latin_punctuation", "yes")]
+           ("lm", "nope.arpa"), ("min_confidence", 1.5), ("photo_min_confidence", -0.1),
+           ("latin_punctuation", "yes")]
     for key, value in bad:
         with pytest.raises(ConfigError, match=key):
             build("decode", {"type": "beam_lm", key: value}, charset=CHARSET)

@@ -9,7 +9,7 @@ from PIL import Image
 from shapely.geometry import Polygon
 
 from pipeline import InputError, Pipeline
-from pipeline.metrics import end_to_end_cer
+from pipeline.metrics import detection_scores, end_to_end_cer
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "examples" / "sample_page.png"
@@ -111,6 +111,16 @@ def test_lone_quantities_scored_low_are_read_and_kept(ocr):
     assert quantities(sure_only(str(page))).count("") >= 2
 
 
+
+def test_a_page_of_columns_is_no_photo(ocr):
+    """A page set in vertical columns has no wide lines, yet it is a page of text, not a photo: every column is
+    reported, the one read less surely than `photo_min_confidence` included."""
+    fixture = ROOT / "tests" / "fixtures" / "vertical_page.png"
+    page = ocr(str(fixture)).pages[0]
+    truth = [Polygon(l["points"]) for l in json.loads(fixture.with_suffix(".json").read_text())["lines"]]
+    assert detection_scores([line.polygon for line in page.lines], truth)["recall"] == 1.0
+    assert min(line.confidence for line in page.lines) < ocr.decode.photo_min_confidence
+
 class _Proposing:
     """A detect stage proposing fixed boxes, some of them unsure."""
 
@@ -148,3 +158,30 @@ def test_an_unsure_box_is_kept_only_when_it_reads_a_letter_or_digit_clearly():
     kept = read([True, False])
     assert kept[0] == "2" and len(kept) == 2 and kept[1].strip()
     assert read([True, True], with_lines=False) == []
+
+
+def test_a_photo_keeps_only_the_boxes_read_surely_enough():
+    """Slivers cut across printed lines, as a detector boxes bits of a car or a wall, read as junk under the
+    decoder's `photo_min_confidence`: beside two lines (a photo: few lines, several boxes) they are left out and the
+    lines kept; among the page's eight lines, or boxed alone (a crop read whole), they are kept; so they are with
+    `photo_min_confidence` 0."""
+    fixture = ROOT / "tests" / "fixtures" / "page_zh_en.png"
+    page = cv2.imread(str(fixture))
+    lines = [Polygon(l["points"]) for l in json.loads(fixture.with_suffix(".json").read_text())["lines"]]
+    slivers = []
+    for line in lines[2:4]:
+        x0, y0, x1, y1 = line.bounds
+        slivers.append(Polygon.from_bounds(x0, y0, x1, y0 + 0.35 * (y1 - y0)))
+
+    def read(boxes: list[Polygon], **decode) -> list[str]:
+        ocr = Pipeline.from_config("configs/default.yaml", decode=decode, runtime={"threads": 1})
+        ocr.detect = _Proposing(boxes, [False] * len(boxes))
+        found = ocr(page).pages[0].lines
+        return [next((l.text for l in found if l.polygon.equals(box)), None) for box in boxes]
+
+    photo = read(lines[:2] + slivers)
+    assert photo[:2] == ["光学字符识别 OCR 工具包 lineocr", "四川省成都市：小心地滑，注意安全。"]
+    assert photo[2:] == [None, None]
+    assert all(read(lines + slivers)[-2:])
+    assert all(read(slivers[:1]))
+    assert all(read(lines[:2] + slivers, photo_min_confidence=0.0))
