@@ -358,13 +358,32 @@ def _column_cells(ink: np.ndarray, split: bool = True) -> list[tuple[int, int]]:
     return out
 
 
-def relay_column(crop: np.ndarray) -> np.ndarray:
-    """A vertical column (characters upright, read top to bottom) laid out as a horizontal line: the column is cut
-    into character cells (`_column_cells`) at the middle of the gaps between them, each cell keeps its ink's width
-    plus a margin (narrow digits do not leave gaps that read as spaces), is centred vertically on the height of the
-    column's width (or the tallest cell), and the cells are put side by side, left to right. A mark (ink within
-    MARK_SIZE of the column's width each way: ，。、 set in the top corner of their cells, as columns set them) is
-    moved to the foot of the row, where rows set it, unless every cell is a mark (a lone colon)."""
+SIDEWAYS_WIDTH = 0.82  # relay_sideways: a cell with ink at most this share of the character size wide may be Latin
+
+
+def _sideways_runs(inks: list[tuple[np.ndarray, np.ndarray]], marks: list[bool], size: float
+                   ) -> list[tuple[int, int]]:
+    """Cell index ranges [i, j) of a column that may hold Latin letters or digits set sideways (turned clockwise,
+    as vertical text sets them): consecutive cells whose ink is at most SIDEWAYS_WIDTH of the character size wide,
+    marks among them (the full stop of 12.9) included, each range starting and ending on a letter-sized cell."""
+    narrow = [len(cols) > 0 and not mark and cols[-1] + 1 - cols[0] <= SIDEWAYS_WIDTH * size
+              for (_, cols), mark in zip(inks, marks)]
+    runs, start = [], None
+    for k, (is_narrow, mark) in enumerate(zip(narrow + [False], marks + [False])):
+        if is_narrow and start is None:
+            start = k
+        elif start is not None and not is_narrow and not mark:
+            end = k
+            while not narrow[end - 1]:
+                end -= 1
+            runs.append((start, end))
+            start = None
+    return runs
+
+
+def _relay(crop: np.ndarray, sideways: bool) -> list[np.ndarray]:
+    """`relay_column`'s row; with `sideways`, instead, one row for each run of cells that may be Latin set sideways
+    (`_sideways_runs`), that run cut out whole and turned upright (90 degrees counter-clockwise) in its place."""
     ink = _ink(crop)
     cells = _column_cells(ink)
     h, w = ink.shape
@@ -377,15 +396,48 @@ def relay_column(crop: np.ndarray) -> np.ndarray:
     inks = [(np.flatnonzero(ink[y0:y1].any(1)), np.flatnonzero(ink[y0:y1].any(0))) for y0, y1 in spans]
     marks = [len(rows) > 0 and max(rows[-1] + 1 - rows[0], cols[-1] + 1 - cols[0]) <= MARK_SIZE * w
              for rows, cols in inks]
-    pieces = []
+    runs = _sideways_runs(inks, marks, _character_size(ink)) if sideways else [None]
+
+    def placed(image: np.ndarray, top: int) -> np.ndarray:
+        piece = np.empty((side, image.shape[1]) + crop.shape[2:], crop.dtype)
+        piece[:] = fill
+        piece[top : top + image.shape[0]] = image
+        return piece
+
+    laid = []  # each cell as relay_column lays it
     for (y0, y1), (rows, cols), mark in zip(spans, inks, marks):
         x0, x1 = (max(0, cols[0] - margin), min(w, cols[-1] + 1 + margin)) if len(cols) else (0, w)
         top = (side - (y1 - y0)) // 2
         if mark and not all(marks):
             y0, y1 = y0 + rows[0], y0 + rows[-1] + 1
             top = max(0, side - margin - (y1 - y0))
-        piece = np.empty((side, x1 - x0) + crop.shape[2:], crop.dtype)
-        piece[:] = fill
-        piece[top : top + y1 - y0] = crop[y0:y1, x0:x1]
-        pieces.append(piece)
-    return np.ascontiguousarray(np.hstack(pieces))
+        laid.append(placed(crop[y0:y1, x0:x1], top))
+    out = []
+    for run in runs:
+        pieces = laid
+        if run:  # Latin set sideways: the ink's columns across the run, turned upright
+            i, j = run
+            cols = np.concatenate([inks[m][1] for m in range(i, j)])
+            x0, x1 = max(0, cols.min() - margin), min(w, cols.max() + 1 + margin)
+            upright = np.rot90(crop[spans[i][0] : spans[j - 1][1], x0:x1])
+            pieces = laid[:i] + [placed(upright, (side - upright.shape[0]) // 2)] + laid[j:]
+        out.append(np.ascontiguousarray(np.hstack(pieces)))
+    return out
+
+
+def relay_column(crop: np.ndarray) -> np.ndarray:
+    """A vertical column (characters upright, read top to bottom) laid out as a horizontal line: the column is cut
+    into character cells (`_column_cells`) at the middle of the gaps between them, each cell keeps its ink's width
+    plus a margin (narrow digits do not leave gaps that read as spaces), is centred vertically on the height of the
+    column's width (or the tallest cell), and the cells are put side by side, left to right. A mark (ink within
+    MARK_SIZE of the column's width each way: ，。、 set in the top corner of their cells, as columns set them) is
+    moved to the foot of the row, where rows set it, unless every cell is a mark (a lone colon)."""
+    return _relay(crop, sideways=False)[0]
+
+
+def relay_sideways(crop: np.ndarray) -> list[np.ndarray]:
+    """The column re-laid as `relay_column` does, once for each run of narrow cells (`_sideways_runs`: Latin words
+    and numbers that vertical text sets turned clockwise, "Intel", "12.9"), with that run turned upright whole
+    instead of cut into cells; none when the column has no such run. Narrow hanzi (目, 了) make runs too: the
+    Pipeline reads every row and keeps the most confident."""
+    return _relay(crop, sideways=True)

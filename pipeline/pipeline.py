@@ -1,6 +1,7 @@
 """The Pipeline: load -> detect -> rectify -> orient -> recognize -> decode -> Document."""
 from __future__ import annotations
 
+import re
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -12,8 +13,8 @@ from shapely.geometry import Polygon
 from pipeline.config import load_config
 from pipeline.document import Document, Line, Page
 from pipeline.geometry import (LINE_ASPECT, count_lines, is_column, join_column_pieces, may_be_upright_characters,
-                               median_aspect, order_quad, polygon_quad, quad_size, rectify, relay_column, turn,
-                               unturn_points)
+                               median_aspect, order_quad, polygon_quad, quad_size, rectify, relay_column,
+                               relay_sideways, turn, unturn_points)
 from pipeline.imageio import InputError, load_pages
 from pipeline.metrics import CJK_LETTER
 from pipeline.registry import build
@@ -24,6 +25,8 @@ PAGE_FIRST = 4  # the longest lines, which end the vote when (all but one at mos
 PAGE_VOTE_SPAN = 8.0  # a voting line (or column) shows the orient stage at most this many line heights, its middle
 PAGE_MIN_LINES = 3  # fewer lines (e.g. one crop read whole) are left to the orient stage alone
 UNSURE_MIN_CONFIDENCE = 0.9  # an unsure box is kept when read with this confidence, with a letter or digit in it
+SIDEWAYS_MARGIN = 0.05  # a column's reading with Latin turned upright must be this much more confident to be kept
+LATIN_RUN = re.compile(r"[A-Za-z0-9]+")
 PHOTO_MAX_LINES = 4  # a page of at most this many lines or columns is a photo: no unsure boxes; clutter if boxed more
 
 Proposal = tuple[list[Polygon], list[bool]]  # a page's boxes in reading order, and whether each is unsure
@@ -88,6 +91,20 @@ def _voters(image: np.ndarray, lines: list[Polygon]) -> tuple[list[np.ndarray], 
     in line heights, at most 8."""
     middles = [_middle(p, PAGE_VOTE_SPAN) for p in lines]
     return [rectify(image, quad) for quad, _ in middles], [min(8.0, length) for _, length in middles]
+
+
+def _latin_run(text: str) -> int:
+    """The length of the longest run of ASCII letters and digits in a text."""
+    return max((len(run) for run in LATIN_RUN.findall(text)), default=0)
+
+
+def _keeps_sideways(current: tuple[str, float], sideways: tuple[str, float]) -> bool:
+    """Whether a column's reading with a run of its cells turned upright (`relay_sideways`) replaces its reading
+    ((text, confidence) each): only when it reads a Latin word or number of at least two characters, longer than
+    any the current reading has, with confidence SIDEWAYS_MARGIN higher (narrow hanzi turned on their side, or a
+    noisy column's bits, read as confident letters and symbols at times)."""
+    run = _latin_run(sideways[0])
+    return run >= 2 and run > _latin_run(current[0]) and sideways[1] >= current[1] + SIDEWAYS_MARGIN
 
 
 def _keeps_second(first: tuple[str, float], first_column: bool, second: tuple[str, float], second_column: bool
@@ -205,7 +222,9 @@ class Pipeline:
         (`may_be_upright_characters`), also as it is; a tall crop the orient stage turned on its side (a line lying
         on its side, or a column it mistook for one), also as an upright column; a crop taller than wide but short
         of a column (two stacked characters in a loose box, or one letter), also re-laid as a column; a crop the
-        orient stage turned upside down, also as it lies (the recognizer confirms the classifier's turn).
+        orient stage turned upside down, also as it lies (the recognizer confirms the classifier's turn). A column
+        with runs of narrow cells (Latin set sideways) is also read with each run turned upright (`relay_sideways`),
+        kept by `_keeps_sideways`.
         `amid_lines` tells, for each crop, whether it was cut from a page of lines (upright, most of its lines
         wide): there a tall crop that may be a few upright characters is never turned on its side, and a short one
         is also read as it is. `clock(stage, ms)` is told the time each stage took."""
@@ -231,12 +250,17 @@ class Pipeline:
                    if self.vertical and not v and c.shape[0] > c.shape[1]]
         second += [(i, relay_column(crops[i]) if vertical[i] else crops[i], vertical[i], 0)
                    for i, a in enumerate(angles) if a == 180]
+        sideways = [(i, row, angles[i]) for i, (c, v) in enumerate(zip(turned, vertical)) if v
+                    for row in relay_sideways(c)]
         reads = [relay_column(c) if v else c for c, v in zip(turned, vertical)] + [image for _, image, _, _ in second]
-        log_probs = timed("recognize", self.recognize, reads)
+        log_probs = timed("recognize", self.recognize, reads + [row for _, row, _ in sideways])
         results = list(timed("decode", self.decode, log_probs))
         for (i, _, column, angle), other in zip(second, results[len(crops):]):
             if _keeps_second(results[i], vertical[i], other, column):
                 results[i], vertical[i], angles[i] = other, column, angle
+        for (i, _, angle), other in zip(sideways, results[len(reads):]):
+            if vertical[i] and angles[i] == angle and _keeps_sideways(results[i], other):
+                results[i] = other
         return [(text, conf, int(angle), column) for (text, conf), angle, column in zip(results, angles, vertical)]
 
     def _propose(self, image: np.ndarray) -> Proposal:
