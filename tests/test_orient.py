@@ -112,7 +112,6 @@ def test_a_column_reading_is_kept_over_a_line_reading_only_with_a_cjk_letter_and
     assert _keeps_second(("ab", 0.5), False, ("ab", 0.6), False)  # two lines (or two columns): the more confident
 
 
-
 def test_a_column_read_with_latin_turned_upright_is_kept_only_for_a_latin_word_read_more_surely():
     from pipeline.pipeline import _keeps_sideways
 
@@ -121,6 +120,7 @@ def test_a_column_read_with_latin_turned_upright_is_kept_only_for_a_latin_word_r
     assert not _keeps_sideways(("目日了月", 0.6), ("目m月", 0.9))  # narrow hanzi turned, read as a lone letter
     assert not _keeps_sideways(("人乘运", 0.3), ("人乘“环太?", 0.9))  # no Latin word
     assert not _keeps_sideways(("表12.9.用户", 0.6), ("表12.用户", 0.9))  # no longer Latin run than before
+
 
 def test_a_vertical_column_is_read_top_to_bottom(reader):
     line = reader(COLUMN).pages[0].lines[0]
@@ -239,13 +239,13 @@ def test_a_column_the_detector_splits_where_punctuation_leaves_a_gap_is_read_who
     assert any("外观漂亮" in line.text and line.text.endswith("白色和") for line in page.lines)
 
 
-
 def test_latin_set_sideways_in_a_column_is_read_upright(ocr):
     """Vertical text sets Latin words and numbers turned clockwise inside a column ("它是Intel平台", "表 12.9."); cut
     into cells they read as hanzi ("它是与应平台"); turned upright whole they read as they are."""
     texts = [line.text for line in ocr(cv2.imread(str(FIXTURES / "vertical_page.png"))).pages[0].lines]
     assert any(text.startswith("它是Intel平台") for text in texts), texts
     assert any("12.9.用户界面" in text for text in texts), texts
+
 
 def test_a_columns_commas_are_read_once_moved_to_the_rows_foot(reader):
     """A vertical column sets "，" and "。" in the top right corner of their cells; re-laid as a row they are moved

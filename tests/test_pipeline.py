@@ -111,7 +111,6 @@ def test_lone_quantities_scored_low_are_read_and_kept(ocr):
     assert quantities(sure_only(str(page))).count("") >= 2
 
 
-
 def test_a_page_of_columns_is_no_photo():
     """A page set in vertical columns has no wide lines, yet it is a page of text, not a photo: every column is
     reported, those read less surely than `photo_min_confidence` (0.9 here) included."""
@@ -121,6 +120,7 @@ def test_a_page_of_columns_is_no_photo():
     truth = [Polygon(l["points"]) for l in json.loads(fixture.with_suffix(".json").read_text())["lines"]]
     assert detection_scores([line.polygon for line in page.lines], truth)["recall"] == 1.0
     assert min(line.confidence for line in page.lines) < 0.9
+
 
 class _Proposing:
     """A detect stage proposing fixed boxes, some of them unsure."""
