@@ -36,10 +36,11 @@ def _sure(proposal: Proposal) -> list[Polygon]:
     return [box for box, unsure in zip(*proposal) if not unsure]
 
 
-def reads_clearly(text: str, confidence: float) -> bool:
-    """Whether an unsure box's reading keeps it: a letter or digit read with UNSURE_MIN_CONFIDENCE (strays on a
-    page, specks and bits of rules, read as marks or unsurely)."""
-    return confidence >= UNSURE_MIN_CONFIDENCE and any(c.isalnum() for c in text)
+def reads_clearly(text: str, confidence: float, min_confidence: float = UNSURE_MIN_CONFIDENCE) -> bool:
+    """Whether a doubtful box's reading keeps it: a letter or digit (of any script) read with `min_confidence` or
+    more. An unsure box asks UNSURE_MIN_CONFIDENCE (strays on a page, specks and bits of rules, read as marks or
+    unsurely); a box of a photo, the decode stage's `photo_min_confidence` (bits of a car or a wall)."""
+    return confidence >= min_confidence and any(c.isalnum() for c in text)
 
 
 def source_name(source: Source, index: int | None = None) -> str:
@@ -203,7 +204,8 @@ class Pipeline:
             read = self.read_crops(crops, lambda stage, ms: self._share_time(stage, ms, owners, docs), amid)
             photo_min = getattr(self.decode, "photo_min_confidence", 0.0)
             for (page, line, unsure, clutter), (text, conf, angle, column) in zip(lines, read):
-                if text.strip() and (not unsure or reads_clearly(text, conf)) and (not clutter or conf >= photo_min):
+                if text.strip() and (not unsure or reads_clearly(text, conf)) and (
+                        not clutter or reads_clearly(text, conf, photo_min)):
                     line.text, line.confidence, line.vertical = text, conf, column
                     line.angle = (page.rotation + int(angle)) % 360
                     page.lines.append(line)

@@ -163,11 +163,16 @@ def test_an_unsure_box_is_kept_only_when_it_reads_a_letter_or_digit_clearly():
 
 def test_a_photo_keeps_only_the_boxes_read_surely_enough():
     """Slivers cut across printed lines, as a detector boxes bits of a car or a wall, read as junk under the
-    decoder's `photo_min_confidence`: beside two lines (a photo: few lines, several boxes) they are left out and the
-    lines kept; among the page's eight lines, or boxed alone (a crop read whole), they are kept; so they are with
-    `photo_min_confidence` 0."""
+    decoder's `photo_min_confidence`, and a rule of dashes reads surely but as marks: beside two lines (a photo: at
+    most four lines, several boxes) they are left out and the lines kept; among the page's eight lines, or boxed alone (a crop
+    read whole), they are kept; so are the slivers with `photo_min_confidence` 0."""
     fixture = ROOT / "tests" / "fixtures" / "page_zh_en.png"
     page = cv2.imread(str(fixture))
+    ruled = cv2.copyMakeBorder(page, 0, 40, 0, 0, cv2.BORDER_CONSTANT, value=(255, 255, 255))
+    y = page.shape[0] + 15
+    for x in range(50, 600, 14):
+        cv2.line(ruled, (x, y), (x + 8, y), (20, 20, 20), 2)
+    rule = Polygon.from_bounds(44, y - 9, 606, y + 9)
     lines = [Polygon(l["points"]) for l in json.loads(fixture.with_suffix(".json").read_text())["lines"]]
     slivers = []
     for line in lines[2:4]:
@@ -177,12 +182,13 @@ def test_a_photo_keeps_only_the_boxes_read_surely_enough():
     def read(boxes: list[Polygon], **decode) -> list[str]:
         ocr = Pipeline.from_config("configs/default.yaml", decode=decode, runtime={"threads": 1})
         ocr.detect = _Proposing(boxes, [False] * len(boxes))
-        found = ocr(page).pages[0].lines
+        found = ocr(ruled).pages[0].lines
         return [next((l.text for l in found if l.polygon.equals(box)), None) for box in boxes]
 
-    photo = read(lines[:2] + slivers)
+    photo = read(lines[:2] + slivers[:1] + [rule])  # 4 lines: at most PHOTO_MAX_LINES
     assert photo[:2] == ["光学字符识别 OCR 工具包 lineocr", "四川省成都市：小心地滑，注意安全。"]
     assert photo[2:] == [None, None]
-    assert all(read(lines + slivers)[-2:])
+    assert read(lines[:2] + slivers)[2:] == [None, None]
+    assert all(read(lines + slivers + [rule])[-3:])
     assert all(read(slivers[:1]))
     assert all(read(lines[:2] + slivers, photo_min_confidence=0.0))
