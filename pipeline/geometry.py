@@ -96,6 +96,17 @@ TRIM_MAX_INK = 0.4  # trim_to_ink: a strip with more ink than this is not split 
 TRIM_MAX_ASPECT = 4.0  # trim_to_ink: longer boxes (lines of text) keep their ends, which the DB offset fits well
 
 
+def _strip_ink(image: np.ndarray, quad: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """A line quad's ink, cut out as an upright strip, and the strip's pixel columns holding ink (TRIM_INK of their
+    pixels); None when no column does or the ink is not clearly a minority of the strip's pixels (TRIM_MAX_INK: text
+    over a background of two tones, which Otsu's threshold splits between them)."""
+    ink = _ink(rectify(image, quad))
+    columns = np.flatnonzero(ink.sum(axis=0) >= max(1.0, TRIM_INK * ink.shape[0]))
+    if not len(columns) or ink.mean() > TRIM_MAX_INK:
+        return None
+    return ink, columns
+
+
 def trim_to_ink(image: np.ndarray, quad: np.ndarray) -> np.ndarray:
     """A short line quad (ordered; a field of a few characters) with its two ends moved in to the ink it holds,
     TRIM_PAD line heights beyond it (a learned detector's box of a short field reaches about a line height past its
@@ -104,12 +115,9 @@ def trim_to_ink(image: np.ndarray, quad: np.ndarray) -> np.ndarray:
     splits between them) or one the trim would not shorten is returned as it is."""
     quad = order_quad(quad)
     width, height = quad_size(quad)
-    if width < height or height < 4 or width > TRIM_MAX_ASPECT * height:
+    if width < height or height < 4 or width > TRIM_MAX_ASPECT * height or (found := _strip_ink(image, quad)) is None:
         return quad
-    ink = _ink(rectify(image, quad))
-    columns = np.flatnonzero(ink.sum(axis=0) >= max(1.0, TRIM_INK * ink.shape[0]))
-    if not len(columns) or ink.mean() > TRIM_MAX_INK:
-        return quad
+    ink, columns = found
     strip_w = ink.shape[1]
     start = max(0.0, columns[0] - TRIM_PAD * height) / strip_w
     end = min(float(strip_w), columns[-1] + 1 + TRIM_PAD * height) / strip_w
@@ -134,11 +142,10 @@ def split_fields(image: np.ndarray, quad: np.ndarray, gap: float) -> list[np.nda
     (as `trim_to_ink`) is returned whole, in a list of one."""
     quad = order_quad(quad)
     width, height = quad_size(quad)
-    if width < SPLIT_MIN_ASPECT * height or height < 4:
+    if width < SPLIT_MIN_ASPECT * height or height < 4 or (found := _strip_ink(image, quad)) is None:
         return [quad]
-    ink = _ink(rectify(image, quad))
-    columns = np.flatnonzero(ink.sum(axis=0) >= max(1.0, TRIM_INK * ink.shape[0]))
-    if len(columns) < 2 or ink.mean() > TRIM_MAX_INK:
+    ink, columns = found
+    if len(columns) < 2:
         return [quad]
     per_row = ink.sum(axis=1)
     rows = np.flatnonzero(per_row >= max(1.0, 0.02 * per_row.max()))
@@ -382,7 +389,7 @@ def _sideways_runs(inks: list[tuple[np.ndarray, np.ndarray]], marks: list[bool],
 
 
 def _relay(crop: np.ndarray, sideways: bool) -> list[np.ndarray]:
-    """`relay_column`'s row; with `sideways`, instead, one row for each run of cells that may be Latin set sideways
+    """`relay_column`'s row; with `sideways`, then one row for each run of cells that may be Latin set sideways
     (`_sideways_runs`), that run cut out whole and turned upright (90 degrees counter-clockwise) in its place."""
     ink = _ink(crop)
     cells = _column_cells(ink)
@@ -396,7 +403,7 @@ def _relay(crop: np.ndarray, sideways: bool) -> list[np.ndarray]:
     inks = [(np.flatnonzero(ink[y0:y1].any(1)), np.flatnonzero(ink[y0:y1].any(0))) for y0, y1 in spans]
     marks = [len(rows) > 0 and max(rows[-1] + 1 - rows[0], cols[-1] + 1 - cols[0]) <= MARK_SIZE * w
              for rows, cols in inks]
-    runs = _sideways_runs(inks, marks, _character_size(ink)) if sideways else [None]
+    runs = [None] + (_sideways_runs(inks, marks, _character_size(ink)) if sideways else [])
 
     def placed(image: np.ndarray, top: int) -> np.ndarray:
         piece = np.empty((side, image.shape[1]) + crop.shape[2:], crop.dtype)
@@ -435,9 +442,10 @@ def relay_column(crop: np.ndarray) -> np.ndarray:
     return _relay(crop, sideways=False)[0]
 
 
-def relay_sideways(crop: np.ndarray) -> list[np.ndarray]:
-    """The column re-laid as `relay_column` does, once for each run of narrow cells (`_sideways_runs`: Latin words
-    and numbers that vertical text sets turned clockwise, "Intel", "12.9"), with that run turned upright whole
-    instead of cut into cells; none when the column has no such run. Narrow hanzi (目, 了) make runs too: the
-    Pipeline reads every row and keeps the most confident."""
-    return _relay(crop, sideways=True)
+def relay_sideways(crop: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The column's `relay_column` row, and the column re-laid so once for each run of narrow cells
+    (`_sideways_runs`: Latin words and numbers that vertical text sets turned clockwise, "Intel", "12.9"), with that
+    run turned upright whole instead of cut into cells (none when the column has no such run), in one pass. Narrow
+    hanzi (目, 了) make runs too: the Pipeline reads every row and keeps the likeliest."""
+    row, *turned = _relay(crop, sideways=True)
+    return row, turned

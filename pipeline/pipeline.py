@@ -252,9 +252,10 @@ class Pipeline:
                    if self.vertical and not v and c.shape[0] > c.shape[1]]
         second += [(i, relay_column(crops[i]) if vertical[i] else crops[i], vertical[i], 0)
                    for i, a in enumerate(angles) if a == 180]
-        sideways = [(i, row, angles[i]) for i, (c, v) in enumerate(zip(turned, vertical)) if v
-                    for row in relay_sideways(c)]
-        reads = [relay_column(c) if v else c for c, v in zip(turned, vertical)] + [image for _, image, _, _ in second]
+        relaid = {i: relay_sideways(c) for i, (c, v) in enumerate(zip(turned, vertical)) if v}
+        sideways = [(i, row, angles[i]) for i, (_, rows) in relaid.items() for row in rows]
+        reads = [relaid[i][0] if v else c for i, (c, v) in enumerate(zip(turned, vertical))]
+        reads += [image for _, image, _, _ in second]
         log_probs = timed("recognize", self.recognize, reads + [row for _, row, _ in sideways])
         results = list(timed("decode", self.decode, log_probs))
         for (i, _, column, angle), other in zip(second, results[len(crops):]):
