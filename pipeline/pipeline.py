@@ -28,6 +28,7 @@ UNSURE_MIN_CONFIDENCE = 0.9  # an unsure box is kept when read with this confide
 SIDEWAYS_MARGIN = 0.05  # a column's reading with Latin turned upright must be this much more confident to be kept
 LATIN_RUN = re.compile(r"[A-Za-z0-9]+")
 PHOTO_MAX_LINES = 4  # a page of at most this many lines or columns is a photo: no unsure boxes; clutter if boxed more
+LATIN_PAGE_MAX_CJK = 0.05  # a page whose letters are at most this share CJK is Latin print (`Pipeline._read_latin`)
 
 Proposal = tuple[list[Polygon], list[bool]]  # a page's boxes in reading order, and whether each is unsure
 
@@ -41,6 +42,12 @@ def reads_clearly(text: str, confidence: float, min_confidence: float = UNSURE_M
     more. An unsure box asks UNSURE_MIN_CONFIDENCE (strays on a page, specks and bits of rules, read as marks or
     unsurely); a box of a photo, the decode stage's `photo_min_confidence` (bits of a car or a wall)."""
     return confidence >= min_confidence and any(c.isalnum() for c in text)
+
+
+def cjk_share(texts: list[str]) -> float:
+    """The share of CJK letters among the letters of these texts (1 with no letters)."""
+    letters = sum(c.isalpha() for text in texts for c in text)
+    return sum(len(CJK_LETTER.findall(text)) for text in texts) / letters if letters else 1.0
 
 
 def source_name(source: Source, index: int | None = None) -> str:
@@ -201,14 +208,22 @@ class Pipeline:
             doc.timings_ms["detect"] = doc.timings_ms.get("detect", 0.0) + (time.perf_counter() - t0) * 1000 - page_ms
 
         if crops:
-            read = self.read_crops(crops, lambda stage, ms: self._share_time(stage, ms, owners, docs), amid)
+            def clock(stage: str, ms: float) -> None:
+                self._share_time(stage, ms, owners, docs)
+
+            read = self.read_crops(crops, clock, amid)
             photo_min = getattr(self.decode, "photo_min_confidence", 0.0)
-            for (page, line, unsure, clutter), (text, conf, angle, column) in zip(lines, read):
+            rows = []  # kept lines read as rows: (page, line, crop, angle)
+            for (page, line, unsure, clutter), crop, (text, conf, angle, column) in zip(lines, crops, read):
                 if text.strip() and (not unsure or reads_clearly(text, conf)) and (
                         not clutter or reads_clearly(text, conf, photo_min)):
                     line.text, line.confidence, line.vertical = text, conf, column
                     line.angle = (page.rotation + int(angle)) % 360
                     page.lines.append(line)
+                    if not column:
+                        rows.append((page, line, crop, angle))
+            if getattr(self.decode, "latin_pages", False):
+                self._read_latin(rows, clock)
         for doc in docs:
             if not doc.error:
                 for stage in ("detect", "orient", "recognize", "decode"):
@@ -265,6 +280,30 @@ class Pipeline:
             if vertical[i] and angles[i] == angle and _keeps_sideways(results[i], other):
                 results[i] = other
         return [(text, conf, int(angle), column) for (text, conf), angle, column in zip(results, angles, vertical)]
+
+    def _read_latin(self, rows: list[tuple[Page, Line, np.ndarray, int]], clock: Callable[[str, float], None]
+                    ) -> None:
+        """On a page read almost wholly in Latin print (CJK letters at most LATIN_PAGE_MAX_CJK of its letters), a
+        line holding CJK letters the recognizer was unsure of is read again without CJK letters (the decode stage's
+        `latin`): on English receipts a smudged letter or a row of asterisks reads as a hanzi ("合mount(RM)",
+        "**本书*本本**"). A line read as nothing then is left out."""
+        shares = {id(page): cjk_share([line.text for line in page.lines]) for page, *_ in rows}
+        todo = [row for row in rows if shares[id(row[0])] <= LATIN_PAGE_MAX_CJK and CJK_LETTER.search(row[1].text)]
+        if not todo:
+            return
+        t0 = time.perf_counter()
+        log_probs = self.recognize([turn(crop, angle) for _, _, crop, angle in todo])
+        t1 = time.perf_counter()
+        readings = self.decode.latin(log_probs)
+        clock("recognize", (t1 - t0) * 1000)
+        clock("decode", (time.perf_counter() - t1) * 1000)
+        for (page, line, *_), reading in zip(todo, readings):
+            if reading is None:
+                continue
+            if reading[0].strip():
+                line.text, line.confidence = reading
+            else:
+                page.lines = [kept for kept in page.lines if kept is not line]
 
     def _propose(self, image: np.ndarray) -> Proposal:
         """The detect stage's boxes, with the unsure ones among them where the stage proposes some (a `propose`

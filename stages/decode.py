@@ -21,6 +21,31 @@ def allowed_mask(charset: list[str], allowed_chars: str | None) -> np.ndarray | 
     return np.array([True] + [c in wanted for c in charset])
 
 
+CJK_SURE = 0.9  # a CJK letter read with this peak probability or more is kept on a page of Latin print
+
+
+def without_cjk(charset: list[str], mask: np.ndarray | None) -> np.ndarray:
+    """`mask` (or all classes) less the CJK letters (hanzi, kana, hangul): a Latin page's second reading."""
+    cjk = np.array([False] + [CJK_LETTER.fullmatch(c) is not None for c in charset])
+    return ~cjk if mask is None else mask & ~cjk
+
+
+def unsure_cjk(lp: np.ndarray, mask: np.ndarray | None, latin: np.ndarray) -> bool:
+    """Whether every frame whose best class (in `mask`, None: all) is a CJK letter (outside `latin`) has it under
+    CJK_SURE: the recognizer was unsure of each CJK letter it read (on English receipts a smudged A or a row of
+    asterisks is read as 合 or 米 at 0.2-0.9; clear hanzi at 0.9 or more)."""
+    best = (lp if mask is None else np.where(mask, lp, -np.inf)).argmax(axis=1)
+    rows = np.flatnonzero(~latin[best])
+    return bool((lp[rows, best[rows]] < np.log(CJK_SURE)).all())
+
+
+def check_flag(value: bool, key: str) -> bool:
+    """A switch (`decode.<key>`) validated: true or false."""
+    if not isinstance(value, bool):
+        raise ValueError(f"decode.{key}: expected true or false, got {value!r}")
+    return value
+
+
 FULL_WIDTH_PUNCTUATION = {"，": ",", "。": ".", "；": ";", "：": ":", "？": "?", "！": "!", "（": "(", "）": ")", "％": "%",
                           "～": "~"}
 
@@ -28,9 +53,7 @@ FULL_WIDTH_PUNCTUATION = {"，": ",", "。": ".", "；": ";", "：": ":", "？":
 def punctuation_table(latin_punctuation: bool, allowed_chars: str | None) -> dict[int, str]:
     """`str.translate` table from full-width punctuation to its ASCII form (only to forms `allowed_chars` allows);
     empty when `latin_punctuation` is off."""
-    if not isinstance(latin_punctuation, bool):
-        raise ValueError(f"decode.latin_punctuation: expected true or false, got {latin_punctuation!r}")
-    if not latin_punctuation:
+    if not check_flag(latin_punctuation, "latin_punctuation"):
         return {}
     return {ord(wide): ascii_ for wide, ascii_ in FULL_WIDTH_PUNCTUATION.items()
             if allowed_chars is None or ascii_ in allowed_chars}
@@ -63,22 +86,32 @@ class GreedyDecoder:
     (the model's next best allowed class wins), never mapped to look-alikes. Confidence is the mean over emitted
     characters of their peak probability; a line under `min_confidence` is read as "" (`drop_unsure`), and the
     Pipeline leaves out a box of a photo read under `photo_min_confidence` (Pipeline._read). With
-    `latin_punctuation` a line without CJK letters gets ASCII punctuation (`in_latin_punctuation`)."""
+    `latin_punctuation` a line without CJK letters gets ASCII punctuation (`in_latin_punctuation`); with
+    `latin_pages` the Pipeline has unsure CJK letters on a page of Latin print read again without them (`latin`)."""
 
     def __init__(self, charset: list[str], allowed_chars: str | None = None, min_confidence: float = 0.0,
-                 photo_min_confidence: float = 0.6, latin_punctuation: bool = True) -> None:
+                 photo_min_confidence: float = 0.6, latin_punctuation: bool = True, latin_pages: bool = True) -> None:
         self.charset = charset
         self.mask = allowed_mask(charset, allowed_chars)
+        self.latin_mask = without_cjk(charset, self.mask)
         self.min_confidence = check_confidence(min_confidence, "min_confidence")
         self.photo_min_confidence = check_confidence(photo_min_confidence, "photo_min_confidence")
         self.punctuation = punctuation_table(latin_punctuation, allowed_chars)
+        self.latin_pages = check_flag(latin_pages, "latin_pages")
 
     def __call__(self, log_probs: list[np.ndarray]) -> list[tuple[str, float]]:
-        return [drop_unsure(self._decode(lp), self.min_confidence) for lp in log_probs]
+        return [drop_unsure(self._decode(lp, self.mask), self.min_confidence) for lp in log_probs]
 
-    def _decode(self, lp: np.ndarray) -> tuple[str, float]:
-        if self.mask is not None:
-            lp = np.where(self.mask, lp, -np.inf)
+    def latin(self, log_probs: list[np.ndarray]) -> list[tuple[str, float] | None]:
+        """Each line read again without CJK letters (the Pipeline asks on a page read almost wholly in Latin
+        print), or None where the recognizer read a CJK letter surely (`unsure_cjk`)."""
+        return [drop_unsure(self._decode(lp, self.latin_mask), self.min_confidence)
+                if unsure_cjk(lp, self.mask, self.latin_mask)
+                else None for lp in log_probs]
+
+    def _decode(self, lp: np.ndarray, mask: np.ndarray | None) -> tuple[str, float]:
+        if mask is not None:
+            lp = np.where(mask, lp, -np.inf)
         best = lp.argmax(axis=1)
         peak = np.exp(lp[np.arange(len(best)), best])
         chars, probs = [], []
@@ -143,11 +176,12 @@ class BeamLMDecoder:
     among what the recognizer saw and never writes text over an empty or non-text crop.
 
     Confidence: exp of the best text's acoustic log-probability (summed over its CTC paths in the beam, LM
-    excluded) divided by its length + 1, i.e. a per-character geometric mean, in 0..1 and lower for lines whose
+    excluded, under all the recognizer's classes, masked ones too) divided by its length + 1, i.e. a per-character geometric mean, in 0..1 and lower for lines whose
     text the recognizer was unsure of; 0 for an empty text. A line under `min_confidence` is read as ""
     (`drop_unsure`), and the Pipeline leaves out a box of a photo read under `photo_min_confidence`
     (Pipeline._read; lower than greedy's, as this confidence is). With `latin_punctuation` a line without CJK
-    letters gets ASCII punctuation (`in_latin_punctuation`)."""
+    letters gets ASCII punctuation (`in_latin_punctuation`); with `latin_pages` the Pipeline has unsure CJK letters on
+    a page of Latin print read again without them (`latin`)."""
 
     def __init__(
         self,
@@ -166,6 +200,7 @@ class BeamLMDecoder:
         min_confidence: float = 0.0,
         photo_min_confidence: float = 0.4,
         latin_punctuation: bool = True,
+        latin_pages: bool = True,
     ) -> None:
         from lm.scorer import ChunkLM
         from pipeline.resources import resolve_path
@@ -187,30 +222,41 @@ class BeamLMDecoder:
         self.min_confidence = check_confidence(min_confidence, "min_confidence")
         self.photo_min_confidence = check_confidence(photo_min_confidence, "photo_min_confidence")
         self.punctuation = punctuation_table(latin_punctuation, allowed_chars)
-        mask = allowed_mask(charset, allowed_chars)
-        self.columns = None if mask is None else np.flatnonzero(mask)
-        labels = ctc_labels(charset)
-        if self.columns is not None:
-            labels = [labels[i] for i in self.columns]
+        self.latin_pages = check_flag(latin_pages, "latin_pages")
+        self.mask = allowed_mask(charset, allowed_chars)
+        self.columns = None if self.mask is None else np.flatnonzero(self.mask)
+        self.latin_mask = without_cjk(charset, self.mask)
         path = resolve_path(lm, "decode.lm")
         self.scorer = ChunkLM(path, float(alpha), float(alpha_cjk), float(beta), float(unk_offset), hotwords or [],
                               float(hotword_weight))
-        self.labels = labels
+        self.labels = ctc_labels(charset)
         self.beam_width = beam_width
         self.beam_prune_logp, self.token_min_logp = float(beam_prune_logp), float(token_min_logp)
 
     def __call__(self, log_probs: list[np.ndarray]) -> list[tuple[str, float]]:
-        return [drop_unsure(self._decode(lp), self.min_confidence) for lp in log_probs]
+        return [drop_unsure(self._decode(lp, self.columns), self.min_confidence) for lp in log_probs]
 
-    def _beams(self, lp: np.ndarray, beam_width: int) -> list[tuple[str, float, float]]:
-        """(text, acoustic log-prob, combined score) per beam, best first."""
+    def latin(self, log_probs: list[np.ndarray]) -> list[tuple[str, float] | None]:
+        """Each line read again without CJK letters (the Pipeline asks on a page read almost wholly in Latin
+        print), or None where the recognizer read a CJK letter surely (`unsure_cjk`)."""
+        columns = np.flatnonzero(self.latin_mask)
+        return [drop_unsure(self._decode(lp, columns), self.min_confidence)
+                if unsure_cjk(lp, self.mask, self.latin_mask)
+                else None for lp in log_probs]
+
+    def _beams(self, lp: np.ndarray, beam_width: int, columns: np.ndarray | None) -> list[tuple[str, float, float]]:
+        """(text, acoustic log-prob, combined score) per beam, best first, searched over the classes in `columns`
+        (None: all); the acoustic log-prob is under all of `lp`'s classes, as greedy's peak probabilities are."""
         from pyctcdecode.alphabet import Alphabet
         from pyctcdecode.decoder import BeamSearchDecoderCTC
 
-        if self.columns is not None:
-            lp = _log_normalize(lp[:, self.columns])[0]
+        labels, kept = self.labels, 0.0
+        if columns is not None:
+            lp, z = _log_normalize(lp[:, columns])
+            labels, kept = [labels[i] for i in columns], float(z.sum())
         sub, classes, offset = search_matrix(lp, self.token_min_logp)
-        decoder = BeamSearchDecoderCTC(Alphabet([self.labels[c] for c in classes], is_bpe=True), self.scorer)
+        offset += kept
+        decoder = BeamSearchDecoderCTC(Alphabet([labels[c] for c in classes], is_bpe=True), self.scorer)
         try:
             beams = decoder.decode_beams(
                 sub, beam_width=beam_width, beam_prune_logp=self.beam_prune_logp, token_min_logp=self.token_min_logp
@@ -220,11 +266,11 @@ class BeamLMDecoder:
         return [(in_latin_punctuation(label_text(text), self.punctuation), acoustic + offset, combined)
                 for text, _, _, acoustic, combined in beams]
 
-    def _decode(self, lp: np.ndarray) -> tuple[str, float]:
-        best = lp.argmax(axis=1) if self.columns is None else self.columns[lp[:, self.columns].argmax(axis=1)]
+    def _decode(self, lp: np.ndarray, columns: np.ndarray | None) -> tuple[str, float]:
+        best = lp.argmax(axis=1) if columns is None else columns[lp[:, columns].argmax(axis=1)]
         if not best.any():  # the blank wins every frame: the recognizer saw no text, the LM must not invent some
             return "", 0.0
-        text, acoustic, _ = self._beams(lp, self.beam_width)[0]
+        text, acoustic, _ = self._beams(lp, self.beam_width, columns)[0]
         return text, float(min(1.0, np.exp(acoustic / (len(text) + 1)))) if text else 0.0
 
     def nbest(self, log_probs: np.ndarray, n: int) -> list[tuple[str, float]]:
@@ -232,7 +278,7 @@ class BeamLMDecoder:
         beam score among them (softmax; the shares sum to 1)."""
         if len(log_probs) == 0:
             return [("", 1.0)]
-        beams = self._beams(log_probs, max(self.beam_width, n))
+        beams = self._beams(log_probs, max(self.beam_width, n), self.columns)
         scores: dict[str, float] = {}
         for text, _, combined in beams:
             scores[text] = np.logaddexp(scores[text], combined) if text in scores else combined

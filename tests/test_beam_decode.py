@@ -169,6 +169,22 @@ def test_allowed_chars_make_other_classes_impossible():
         BeamLMDecoder(CHARSET, allowed_chars="0123\u2423")
 
 
+def test_a_latin_page_reads_unsure_cjk_letters_again_without_them(decoder):
+    """`latin` (asked by the Pipeline on a page of Latin print): a hanzi read at 0.6 where an A was printed yields to
+    the A; a hanzi read at 0.95 is kept (None: no second reading); with allowed_chars the mask still holds."""
+    smudged = line([{"合": 0.8, "A": 0.15}] + list("mount(RM)"))
+    clear = line(list("Chan ") + [{"陈": 0.95, "A": 0.04}])
+    for stage in (decoder, GreedyDecoder(CHARSET)):
+        (first, sure), = stage([smudged])
+        assert first == "合mount(RM)"
+        (text, conf), kept = stage.latin([smudged, clear])
+        assert (text, kept) == ("Amount(RM)", None) and 0 < conf < sure  # A's own probability, not renormalized
+    upper = "ABCDEFGHIJKLMNOPQRSTUVWXYZ()合陈"
+    assert GreedyDecoder(CHARSET, allowed_chars=upper).latin([smudged])[0][0] == "A(RM)"
+    text, _ = BeamLMDecoder(CHARSET, allowed_chars=upper).latin([smudged])[0]
+    assert text and set(text) <= set(upper) - set("合陈")
+
+
 def test_hotwords_boost_a_user_phrase(decoder):
     lp = line(list("联系人：") + [{"张": 0.48, "章": 0.48}, "明", "远"])
     for name in ("张明远", "章明远"):
@@ -206,7 +222,7 @@ def test_shrinking_the_matrix_keeps_the_search_result(decoder):
                                      beam_prune_logp=decoder.beam_prune_logp)
     finally:
         full.cleanup()
-    got = decoder._beams(lp, decoder.beam_width)
+    got = decoder._beams(lp, decoder.beam_width, decoder.columns)
     assert [label_text(b[0]) for b in expected[:5]] == [b[0] for b in got[:5]]
     assert got[0][1] == pytest.approx(expected[0][3], abs=1e-4)  # acoustic log-prob under the full matrix
 
@@ -216,7 +232,7 @@ def test_built_from_config_with_checked_values():
     assert isinstance(stage, BeamLMDecoder) and stage.beam_width == 8
     bad = [("beam_width", 0), ("alpha", -1), ("alpha_cjk", "high"), ("token_min_logp", 2), ("hotwords", "abc"),
            ("lm", "nope.arpa"), ("min_confidence", 1.5), ("photo_min_confidence", -0.1),
-           ("latin_punctuation", "yes")]
+           ("latin_punctuation", "yes"), ("latin_pages", 1)]
     for key, value in bad:
         with pytest.raises(ConfigError, match=key):
             build("decode", {"type": "beam_lm", key: value}, charset=CHARSET)

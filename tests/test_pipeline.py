@@ -9,7 +9,7 @@ from PIL import Image
 from shapely.geometry import Polygon
 
 from pipeline import InputError, Pipeline
-from pipeline.metrics import detection_scores, end_to_end_cer
+from pipeline.metrics import CJK_LETTER, detection_scores, end_to_end_cer
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "examples" / "sample_page.png"
@@ -192,3 +192,25 @@ def test_a_photo_keeps_only_the_boxes_read_surely_enough():
     assert all(read(lines + slivers + [rule])[-3:])
     assert all(read(slivers[:1]))
     assert all(read(lines[:2] + slivers, photo_min_confidence=0.0))
+
+
+@pytest.mark.parametrize("config", ["configs/default.yaml", "configs/fast.yaml"])
+def test_a_page_of_latin_print_reads_unsure_hanzi_again_without_them(config):
+    """An English receipt page (CJK letters under 5% of its letters): the heading "Amt" whose A a box smudges reads
+    as a hanzi and "mt" with `latin_pages` off, and without the hanzi with it on ("Amt" with the LM); the shop
+    name's clear hanzi (read at 0.9 or more) are kept; every other line reads the same. A page of mixed print (12%
+    of its letters CJK, a few read unsurely at low resolution) reads the same either way."""
+    fixture = ROOT / "tests" / "fixtures" / "latin_page.png"
+    truth = json.loads(fixture.with_suffix(".json").read_text(encoding="utf-8"))
+
+    def read(latin_pages: bool, image: Path = fixture) -> list[str]:
+        ocr = Pipeline.from_config(config, decode={"latin_pages": latin_pages}, runtime={"threads": 1})
+        return [line.text for line in ocr(str(image)).pages[0].lines]
+
+    off, on = read(False), read(True)
+    assert CJK_LETTER.fullmatch(off[-1][0]) and off[-1][1:] == "mt"
+    assert not CJK_LETTER.search(on[-1]) and on[-1].endswith("mt")
+    assert on[-1] == truth["smudged"] or config.endswith("fast.yaml")
+    assert on[0] == off[0] == truth["name"] and on[:-1] == off[:-1]
+    mixed = ROOT / "tests" / "fixtures" / "small_text_page.jpg"
+    assert read(True, mixed) == read(False, mixed)

@@ -86,6 +86,6 @@ def test_a_reading_under_min_confidence_loses_its_text_and_keeps_its_confidence(
     assert GreedyDecoder(charset)([sure, unsure]) == [("ab", pytest.approx(0.9)), ("ab", pytest.approx(0.4))]
     assert GreedyDecoder(charset, min_confidence=0.5)([sure, unsure]) == [("ab", pytest.approx(0.9)),
                                                                           ("", pytest.approx(0.4))]
-    for key in ("min_confidence", "photo_min_confidence"):
+    for key in ("min_confidence", "photo_min_confidence", "latin_pages"):
         with pytest.raises(ValueError, match=key):
             GreedyDecoder(charset, **{key: 1.5})
