@@ -124,6 +124,16 @@ def test_allowed_chars_option_restricts_the_text(real):
     assert as_json["result"] == as_form["result"]
 
 
+def test_min_confidence_option_leaves_out_the_unsure_lines(real):
+    every = real.post(API, json={"image_base64": b64(PAGE)}).json()
+    confidences = sorted({line["confidence"] for line in every["lines"]})  # rounded to 4 places: cut between two
+    floor = (confidences[len(confidences) // 2 - 1] + confidences[len(confidences) // 2]) / 2
+    sure = real.post(API, json={"image_base64": b64(PAGE), "options": {"decode.min_confidence": floor}}).json()
+    assert_page(sure)
+    assert sure["lines"] == [line for line in every["lines"] if line["confidence"] >= floor]
+    assert 0 < len(sure["lines"]) < len(every["lines"])
+
+
 def test_single_line_option_reads_the_whole_image(labelled):
     body = labelled.post(API, json={"image_base64": b64(PAGE), "options": {"detect.type": "whole"}}).json()
     assert_page(body)
@@ -172,6 +182,8 @@ BAD_INPUTS = {
                             400, "invalid_option"),
     "unknown stage type": (dict(json={"image_base64": b64(PAGE), "options": {"detect.type": "magic"}}),
                            400, "invalid_option"),
+    "bad confidence": (dict(json={"image_base64": b64(PAGE), "options": {"decode.min_confidence": 2}}),
+                       400, "invalid_option"),
     "bad option value": (dict(json={"image_base64": b64(PAGE), "options": {"detect.thresh": 1.5}}),
                          400, "invalid_option"),
     "char outside charset": (dict(json={"image_base64": b64(PAGE), "options": {"decode.allowed_chars": "\x07"}}),

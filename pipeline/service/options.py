@@ -23,7 +23,8 @@ SAFE_KEYS = (
     "detect.text_height", "detect.split_gap", "detect.trim", "detect.unsure_thresh",  # db
     "detect.min_height", "detect.max_height_ratio", "detect.gap_ratio", "detect.pad_ratio", "detect.deskew",
     "detect.binarize",  # contour
-    "decode.type", "decode.allowed_chars",
+    "decode.type", "decode.allowed_chars", "decode.min_confidence", "decode.photo_min_confidence",
+    "decode.latin_punctuation", "decode.latin_pages",
 )
 MAX_VALUE_CHARS = 10_000
 
