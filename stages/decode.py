@@ -33,17 +33,10 @@ def without_cjk(charset: list[str], mask: np.ndarray | None) -> np.ndarray:
 def unsure_cjk(lp: np.ndarray, mask: np.ndarray | None, latin: np.ndarray) -> bool:
     """Whether every frame whose best class (in `mask`, None: all) is a CJK letter (outside `latin`) has it under
     CJK_SURE: the recognizer was unsure of each CJK letter it read (on English receipts a smudged A or a row of
-    asterisks is read as 合 or 米 at 0.2-0.9; clear hanzi at 0.9 or more)."""
+    asterisks is read as 合 or 米 under 0.9; printed hanzi mostly at 0.9 or more)."""
     best = (lp if mask is None else np.where(mask, lp, -np.inf)).argmax(axis=1)
     rows = np.flatnonzero(~latin[best])
     return bool((lp[rows, best[rows]] < np.log(CJK_SURE)).all())
-
-
-def check_flag(value: bool, key: str) -> bool:
-    """A switch (`decode.<key>`) validated: true or false."""
-    if not isinstance(value, bool):
-        raise ValueError(f"decode.{key}: expected true or false, got {value!r}")
-    return value
 
 
 FULL_WIDTH_PUNCTUATION = {"，": ",", "。": ".", "；": ";", "：": ":", "？": "?", "！": "!", "（": "(", "）": ")", "％": "%",
@@ -71,6 +64,13 @@ def check_confidence(value: float, key: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
         raise ValueError(f"decode.{key}: expected a number in [0, 1], got {value!r}")
     return float(value)
+
+
+def check_flag(value: bool, key: str) -> bool:
+    """A switch (`decode.<key>`) validated: true or false."""
+    if not isinstance(value, bool):
+        raise ValueError(f"decode.{key}: expected true or false, got {value!r}")
+    return value
 
 
 def drop_unsure(reading: tuple[str, float], min_confidence: float) -> tuple[str, float]:
@@ -176,12 +176,12 @@ class BeamLMDecoder:
     among what the recognizer saw and never writes text over an empty or non-text crop.
 
     Confidence: exp of the best text's acoustic log-probability (summed over its CTC paths in the beam, LM
-    excluded, under all the recognizer's classes, masked ones too) divided by its length + 1, i.e. a per-character geometric mean, in 0..1 and lower for lines whose
-    text the recognizer was unsure of; 0 for an empty text. A line under `min_confidence` is read as ""
-    (`drop_unsure`), and the Pipeline leaves out a box of a photo read under `photo_min_confidence`
-    (Pipeline._read; lower than greedy's, as this confidence is). With `latin_punctuation` a line without CJK
-    letters gets ASCII punctuation (`in_latin_punctuation`); with `latin_pages` the Pipeline has unsure CJK letters on
-    a page of Latin print read again without them (`latin`)."""
+    excluded, under all the recognizer's classes, masked ones too) divided by its length + 1, i.e. a per-character
+    geometric mean, in 0..1 and lower for lines whose text the recognizer was unsure of; 0 for an empty text. A line
+    under `min_confidence` is read as "" (`drop_unsure`), and the Pipeline leaves out a box of a photo read under
+    `photo_min_confidence` (Pipeline._read; lower than greedy's, as this confidence is). With `latin_punctuation` a
+    line without CJK letters gets ASCII punctuation (`in_latin_punctuation`); with `latin_pages` the Pipeline has
+    unsure CJK letters on a page of Latin print read again without them (`latin`)."""
 
     def __init__(
         self,
@@ -226,6 +226,7 @@ class BeamLMDecoder:
         self.mask = allowed_mask(charset, allowed_chars)
         self.columns = None if self.mask is None else np.flatnonzero(self.mask)
         self.latin_mask = without_cjk(charset, self.mask)
+        self.latin_columns = np.flatnonzero(self.latin_mask)
         path = resolve_path(lm, "decode.lm")
         self.scorer = ChunkLM(path, float(alpha), float(alpha_cjk), float(beta), float(unk_offset), hotwords or [],
                               float(hotword_weight))
@@ -239,8 +240,7 @@ class BeamLMDecoder:
     def latin(self, log_probs: list[np.ndarray]) -> list[tuple[str, float] | None]:
         """Each line read again without CJK letters (the Pipeline asks on a page read almost wholly in Latin
         print), or None where the recognizer read a CJK letter surely (`unsure_cjk`)."""
-        columns = np.flatnonzero(self.latin_mask)
-        return [drop_unsure(self._decode(lp, columns), self.min_confidence)
+        return [drop_unsure(self._decode(lp, self.latin_columns), self.min_confidence)
                 if unsure_cjk(lp, self.mask, self.latin_mask)
                 else None for lp in log_probs]
 
