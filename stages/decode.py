@@ -80,8 +80,31 @@ def drop_unsure(reading: tuple[str, float], min_confidence: float) -> tuple[str,
     return (text if confidence >= min_confidence else "", confidence)
 
 
+class _Decoder:
+    """What the decode stages share: each line decoded over `classes` (the allowed ones), or again over
+    `latin_classes` (those less the CJK letters), in the form each stage's `_decode` takes."""
+
+    mask: np.ndarray | None
+    latin_mask: np.ndarray
+    classes: np.ndarray | None
+    latin_classes: np.ndarray
+    min_confidence: float
+
+    def __call__(self, log_probs: list[np.ndarray]) -> list[tuple[str, float]]:
+        return [drop_unsure(self._decode(lp, self.classes), self.min_confidence) for lp in log_probs]
+
+    def latin(self, log_probs: list[np.ndarray]) -> list[tuple[str, float] | None]:
+        """Each line read again without CJK letters (the Pipeline asks on a page read almost wholly in Latin
+        print), or None where the recognizer read a CJK letter surely (`unsure_cjk`)."""
+        return [drop_unsure(self._decode(lp, self.latin_classes), self.min_confidence)
+                if unsure_cjk(lp, self.mask, self.latin_mask) else None for lp in log_probs]
+
+    def _decode(self, lp: np.ndarray, classes: np.ndarray | None) -> tuple[str, float]:
+        raise NotImplementedError
+
+
 @register("decode", "greedy")
-class GreedyDecoder:
+class GreedyDecoder(_Decoder):
     """Best class per frame, repeats collapsed, blanks dropped. Classes outside `allowed_chars` are masked out
     (the model's next best allowed class wins), never mapped to look-alikes. Confidence is the mean over emitted
     characters of their peak probability; a line under `min_confidence` is read as "" (`drop_unsure`), and the
@@ -98,16 +121,7 @@ class GreedyDecoder:
         self.photo_min_confidence = check_confidence(photo_min_confidence, "photo_min_confidence")
         self.punctuation = punctuation_table(latin_punctuation, allowed_chars)
         self.latin_pages = check_flag(latin_pages, "latin_pages")
-
-    def __call__(self, log_probs: list[np.ndarray]) -> list[tuple[str, float]]:
-        return [drop_unsure(self._decode(lp, self.mask), self.min_confidence) for lp in log_probs]
-
-    def latin(self, log_probs: list[np.ndarray]) -> list[tuple[str, float] | None]:
-        """Each line read again without CJK letters (the Pipeline asks on a page read almost wholly in Latin
-        print), or None where the recognizer read a CJK letter surely (`unsure_cjk`)."""
-        return [drop_unsure(self._decode(lp, self.latin_mask), self.min_confidence)
-                if unsure_cjk(lp, self.mask, self.latin_mask)
-                else None for lp in log_probs]
+        self.classes, self.latin_classes = self.mask, self.latin_mask
 
     def _decode(self, lp: np.ndarray, mask: np.ndarray | None) -> tuple[str, float]:
         if mask is not None:
@@ -157,7 +171,7 @@ def search_matrix(lp: np.ndarray, token_min_logp: float) -> tuple[np.ndarray, np
 
 
 @register("decode", "beam_lm")
-class BeamLMDecoder:
+class BeamLMDecoder(_Decoder):
     """CTC beam search (pyctcdecode) with the character/word n-gram LM of lm/ (kenlm), loaded once.
 
     The LM's tokens and the labels pyctcdecode sees are defined in lm.tokens: each hanzi, digit, punctuation mark
@@ -224,25 +238,15 @@ class BeamLMDecoder:
         self.punctuation = punctuation_table(latin_punctuation, allowed_chars)
         self.latin_pages = check_flag(latin_pages, "latin_pages")
         self.mask = allowed_mask(charset, allowed_chars)
-        self.columns = None if self.mask is None else np.flatnonzero(self.mask)
+        self.classes = None if self.mask is None else np.flatnonzero(self.mask)  # as column indices
         self.latin_mask = without_cjk(charset, self.mask)
-        self.latin_columns = np.flatnonzero(self.latin_mask)
+        self.latin_classes = np.flatnonzero(self.latin_mask)
         path = resolve_path(lm, "decode.lm")
         self.scorer = ChunkLM(path, float(alpha), float(alpha_cjk), float(beta), float(unk_offset), hotwords or [],
                               float(hotword_weight))
         self.labels = ctc_labels(charset)
         self.beam_width = beam_width
         self.beam_prune_logp, self.token_min_logp = float(beam_prune_logp), float(token_min_logp)
-
-    def __call__(self, log_probs: list[np.ndarray]) -> list[tuple[str, float]]:
-        return [drop_unsure(self._decode(lp, self.columns), self.min_confidence) for lp in log_probs]
-
-    def latin(self, log_probs: list[np.ndarray]) -> list[tuple[str, float] | None]:
-        """Each line read again without CJK letters (the Pipeline asks on a page read almost wholly in Latin
-        print), or None where the recognizer read a CJK letter surely (`unsure_cjk`)."""
-        return [drop_unsure(self._decode(lp, self.latin_columns), self.min_confidence)
-                if unsure_cjk(lp, self.mask, self.latin_mask)
-                else None for lp in log_probs]
 
     def _beams(self, lp: np.ndarray, beam_width: int, columns: np.ndarray | None) -> list[tuple[str, float, float]]:
         """(text, acoustic log-prob, combined score) per beam, best first, searched over the classes in `columns`
@@ -278,7 +282,7 @@ class BeamLMDecoder:
         beam score among them (softmax; the shares sum to 1)."""
         if len(log_probs) == 0:
             return [("", 1.0)]
-        beams = self._beams(log_probs, max(self.beam_width, n), self.columns)
+        beams = self._beams(log_probs, max(self.beam_width, n), self.classes)
         scores: dict[str, float] = {}
         for text, _, combined in beams:
             scores[text] = np.logaddexp(scores[text], combined) if text in scores else combined

@@ -222,7 +222,7 @@ def test_shrinking_the_matrix_keeps_the_search_result(decoder):
                                      beam_prune_logp=decoder.beam_prune_logp)
     finally:
         full.cleanup()
-    got = decoder._beams(lp, decoder.beam_width, decoder.columns)
+    got = decoder._beams(lp, decoder.beam_width, decoder.classes)
     assert [label_text(b[0]) for b in expected[:5]] == [b[0] for b in got[:5]]
     assert got[0][1] == pytest.approx(expected[0][3], abs=1e-4)  # acoustic log-prob under the full matrix
 
