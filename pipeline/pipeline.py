@@ -27,6 +27,7 @@ PAGE_MIN_LINES = 3  # fewer lines (e.g. one crop read whole) are left to the ori
 UNSURE_MIN_CONFIDENCE = 0.9  # an unsure box is kept when read with this confidence, with a letter or digit in it
 SIDEWAYS_MARGIN = 0.05  # a column's reading with Latin turned upright must be this much more confident to be kept
 LATIN_RUN = re.compile(r"[A-Za-z0-9]+")
+SPECKS = re.compile(r"[\s.,'\"`·、。，‘’“”]*")  # dots, commas and quote marks alone: specks and smudges, not print
 PHOTO_MAX_LINES = 4  # a page of at most this many lines or columns is a photo: no unsure boxes; clutter if boxed more
 LATIN_PAGE_MAX_CJK = 0.05  # a page whose letters are at most this share CJK is Latin print (`Pipeline._read_latin`)
 
@@ -35,6 +36,12 @@ Proposal = tuple[list[Polygon], list[bool]]  # a page's boxes in reading order, 
 
 def _sure(proposal: Proposal) -> list[Polygon]:
     return [box for box, unsure in zip(*proposal) if not unsure]
+
+
+def is_print(text: str) -> bool:
+    """Whether a reading is print: not empty, and not dots, commas and quote marks alone (a box on a speck or a
+    smudge reads as ".", "," or "、"; a lone full stop is never a line of print)."""
+    return not SPECKS.fullmatch(text)
 
 
 def reads_clearly(text: str, confidence: float, min_confidence: float = UNSURE_MIN_CONFIDENCE) -> bool:
@@ -215,7 +222,7 @@ class Pipeline:
             photo_min = getattr(self.decode, "photo_min_confidence", 0.0)
             rows = []  # kept lines read as rows: (page, line, crop, angle)
             for (page, line, unsure, clutter), crop, (text, conf, angle, column) in zip(lines, crops, read):
-                if text.strip() and (not unsure or reads_clearly(text, conf)) and (
+                if is_print(text) and (not unsure or reads_clearly(text, conf)) and (
                         not clutter or reads_clearly(text, conf, photo_min)):
                     line.text, line.confidence, line.vertical = text, conf, column
                     line.angle = (page.rotation + int(angle)) % 360
@@ -286,7 +293,7 @@ class Pipeline:
         """On a page read almost wholly in Latin print (CJK letters at most LATIN_PAGE_MAX_CJK of its letters), a
         line holding CJK letters the recognizer was unsure of is read again without CJK letters (the decode stage's
         `latin`): on English receipts a smudged letter or a row of asterisks reads as a hanzi ("合mount(RM)",
-        "**本书*本本**"). A line read as nothing then is left out."""
+        "**本书*本本**"). A line then read as nothing, or as specks (`is_print`), is left out."""
         shares = {id(page): cjk_share([line.text for line in page.lines]) for page, *_ in rows}
         todo = [row for row in rows if shares[id(row[0])] <= LATIN_PAGE_MAX_CJK and CJK_LETTER.search(row[1].text)]
         if not todo:
@@ -300,7 +307,7 @@ class Pipeline:
         for (page, line, *_), reading in zip(todo, readings):
             if reading is None:
                 continue
-            if reading[0].strip():
+            if is_print(reading[0]):
                 line.text, line.confidence = reading
             else:
                 page.lines = [kept for kept in page.lines if kept is not line]

@@ -9,6 +9,7 @@ from PIL import Image
 from shapely.geometry import Polygon
 
 from pipeline import InputError, Pipeline
+from pipeline.geometry import rectify
 from pipeline.metrics import CJK_LETTER, detection_scores, end_to_end_cer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -159,6 +160,20 @@ def test_an_unsure_box_is_kept_only_when_it_reads_a_letter_or_digit_clearly():
     kept = read([True, False])
     assert kept[0] == "2" and len(kept) == 2 and kept[1].strip()
     assert read([True, True], with_lines=False) == []
+
+
+def test_a_box_read_as_a_speck_is_left_out():
+    """A box on a speck beside a receipt's rows reads as a full stop: no line of print, so it is left out; the rows
+    are kept."""
+    page = cv2.imread(str(ROOT / "tests" / "fixtures" / "receipt_rows.png"))
+    cv2.circle(page, (200, 60), 1, (30, 30, 30), -1)
+    speck = Polygon.from_bounds(196, 48.8, 204, 62.8)
+    ocr = Pipeline.from_config("configs/default.yaml", runtime={"threads": 1})
+    lines = ocr.detect(page)
+    assert ocr.read_crops([rectify(page, speck)])[0][0] == "."
+    ocr.detect = _Proposing(lines + [speck], [False] * (len(lines) + 1))
+    found = ocr(page).pages[0].lines
+    assert len(found) == len(lines) and not any(line.polygon.equals(speck) for line in found)
 
 
 def test_a_photo_keeps_only_the_boxes_read_surely_enough():
